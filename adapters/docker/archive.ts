@@ -1,0 +1,43 @@
+// Reads a path out of a (stopped) container as a stream of tar entries: `GET /containers/{id}/archive`.
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { extract, type Header } from 'tar-stream';
+import { PathNotFoundError } from '../../functions/errors.ts';
+import type { ContainerEntry } from '../../functions/types.ts';
+import { isDockerStatus } from './status.ts';
+
+export async function* readArchive(container: Docker.Container, path: string): AsyncGenerator<ContainerEntry> {
+  let archive: Readable;
+  try {
+    archive = (await container.getArchive({ path })) as unknown as Readable;
+  } catch (error) {
+    if (isDockerStatus(error, 404)) throw new PathNotFoundError(path, 'no such file or directory in the container');
+    throw error;
+  }
+  const entries = extract();
+  archive.pipe(entries);
+  try {
+    for await (const entry of entries) {
+      yield { path: entry.header.name.replace(/\/$/, ''), type: entryType(entry.header), size: entry.header.size ?? 0, body: entry as unknown as Readable };
+      // Whatever the consumer left unread is skipped, so the next entry can arrive.
+      entry.resume();
+    }
+  } finally {
+    archive.unpipe(entries);
+    archive.destroy();
+  }
+}
+
+function entryType(header: Header): ContainerEntry['type'] {
+  switch (header.type) {
+    case 'file':
+    case 'contiguous-file':
+      return 'file';
+    case 'directory':
+      return 'directory';
+    case 'symlink':
+      return 'symlink';
+    default:
+      return 'other';
+  }
+}

@@ -1,0 +1,6 @@
+import type { ClaimContext, Claimed } from './types.ts';
+
+/** The default `claim` stage: ask the queue for as many tasks as there are free slots. */
+export function claim(input: { readonly capacity: number }, ctx: ClaimContext): Promise<readonly Claimed[]> {
+  return ctx.queue.claimWork(input.capacity, ctx.signal);
+}

@@ -1,0 +1,223 @@
+// The vocabulary of dw-host: what flows between the four stage functions, and the ports
+// (interfaces) through which they reach the world. Adapters implement the ports; nothing in
+// functions/ knows whether it talks to Taskcluster or to the local disk.
+import type { Readable, Writable } from 'node:stream';
+import type { ResourceScope } from './resources.ts';
+import type { TaskLog } from './task-log/task-log.ts';
+
+/** A task definition as the queue returns it (only the fields dw-host reads are typed). */
+export interface TaskDefinition {
+  readonly provisionerId: string;
+  readonly workerType: string;
+  readonly taskGroupId?: string;
+  readonly created: string;
+  readonly deadline: string;
+  readonly expires: string;
+  readonly scopes: readonly string[];
+  readonly payload: unknown;
+  readonly [field: string]: unknown;
+}
+
+export interface TaskCredentials {
+  readonly clientId: string;
+  readonly accessToken: string;
+  readonly certificate?: string;
+}
+
+/** One claimed run: what `claim` returns and `run` receives. */
+export interface Claimed {
+  readonly taskId: string;
+  readonly runId: number;
+  readonly task: TaskDefinition;
+  readonly takenUntil?: string;
+  readonly credentials?: TaskCredentials;
+}
+
+/** Who is running the task; feeds the log header and the reserved environment. */
+export interface WorkerIdentity {
+  readonly provisionerId: string;
+  readonly workerType: string;
+  readonly workerGroup: string;
+  readonly workerId: string;
+  readonly instanceType: string;
+  readonly version: string;
+  readonly hostname: string;
+  readonly rootUrl?: string;
+  readonly publicIp?: string;
+  readonly workerLocation?: string;
+}
+
+/** A validated docker-worker payload, schema defaults applied. */
+export interface Payload {
+  readonly image: ImageReference;
+  readonly maxRunTime: number;
+  readonly command: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly log: string;
+  readonly cache?: Readonly<Record<string, string>>;
+  readonly artifacts?: Readonly<Record<string, PayloadArtifact>>;
+  readonly onExitStatus?: { readonly retry?: readonly number[]; readonly purgeCaches?: readonly number[] };
+  readonly features?: Readonly<Record<string, boolean>>;
+  readonly capabilities?: Readonly<Record<string, unknown>>;
+}
+
+export type ImageReference =
+  | string
+  | { readonly type: 'docker-image'; readonly name: string }
+  | { readonly type: 'indexed-image'; readonly namespace: string; readonly path: string }
+  | { readonly type: 'task-image'; readonly taskId: string; readonly path: string };
+
+export interface PayloadArtifact {
+  readonly type: 'file' | 'directory' | 'volume';
+  readonly path: string;
+  readonly expires?: string;
+}
+
+// ---------------------------------------------------------------- ports
+
+/** What the run stage needs of a container engine. */
+export interface ContainerEngine {
+  /** The image's id, or null when the engine does not have it. */
+  imageId(name: string): Promise<string | null>;
+  /** Create, attach (TTY output piped to `output`) and start a container. */
+  start(spec: ContainerSpec, output: Writable): Promise<TaskContainer>;
+}
+
+export interface ContainerSpec {
+  readonly image: string;
+  readonly command: readonly string[];
+  readonly env: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly extraHosts: readonly string[];
+  readonly shmSize: number;
+}
+
+export interface TaskContainer {
+  readonly id: string;
+  /** Resolves with the exit status once the container has stopped and its output is drained. */
+  wait(): Promise<number>;
+  kill(): Promise<void>;
+  /** The entries under `path` in the stopped container, streamed; throws PathNotFoundError. */
+  readPath(path: string): AsyncIterable<ContainerEntry>;
+  remove(): Promise<void>;
+}
+
+export interface ContainerEntry {
+  /** Path inside the archive, e.g. `dir/sub/file.txt` for a directory read of `/x/dir`. */
+  readonly path: string;
+  readonly type: 'file' | 'directory' | 'symlink' | 'other';
+  readonly size: number;
+  readonly body: Readable;
+}
+
+export interface ArtifactMeta {
+  readonly contentType: string;
+  readonly expires: string;
+  readonly contentLength?: number;
+}
+
+export type ErrorArtifactReason =
+  | 'file-missing-on-worker'
+  | 'invalid-resource-on-worker'
+  | 'too-large-file-on-worker'
+  | 'file-not-readable-on-worker';
+
+/** Where artifacts go: the queue's object storage, or a directory in local mode. */
+export interface ArtifactStore {
+  putFile(name: string, body: Readable, meta: ArtifactMeta): Promise<ArtifactRecord>;
+  putError(name: string, reason: ErrorArtifactReason, message: string, expires: string): Promise<ArtifactRecord>;
+  putLink(name: string, target: string, meta: ArtifactMeta): Promise<ArtifactRecord>;
+}
+
+export interface ArtifactRecord {
+  readonly name: string;
+  readonly storageType: 'file' | 'error' | 'link';
+  readonly contentType?: string;
+  readonly path?: string;
+  readonly reason?: ErrorArtifactReason;
+  readonly message?: string;
+}
+
+/** The service side of claiming and resolving: Taskcluster's queue, or the local task file. */
+export interface TaskQueue {
+  claimWork(capacity: number, signal: AbortSignal): Promise<readonly Claimed[]>;
+  report(claimed: Claimed, resolution: Resolution, upload: UploadResult): Promise<void>;
+}
+
+// ---------------------------------------------------------------- stage results
+
+export type RunOutcome =
+  | { readonly kind: 'malformed-payload'; readonly errors: readonly string[] }
+  | { readonly kind: 'setup-failed'; readonly message: string }
+  | { readonly kind: 'exited'; readonly exitCode: number }
+  | { readonly kind: 'aborted'; readonly reason: TaskAbortReason }
+  | { readonly kind: 'internal-error'; readonly message: string };
+
+export interface RunResult {
+  readonly claimed: Claimed;
+  readonly payload: Payload | null;
+  readonly outcome: RunOutcome;
+  readonly startedAt: number;
+  /** The stopped container, kept until the pipeline's resources are released. */
+  readonly container: TaskContainer | null;
+}
+
+export interface UploadResult {
+  readonly run: RunResult;
+  readonly artifacts: readonly ArtifactRecord[];
+  /** An artifact that existed could not be stored: a successful run becomes failed. */
+  readonly artifactUploadFailed: boolean;
+  readonly durationMs: number;
+}
+
+export type ExceptionReason =
+  | 'malformed-payload'
+  | 'worker-shutdown'
+  | 'intermittent-task'
+  | 'resource-unavailable'
+  | 'internal-error';
+
+export type Resolution =
+  | { readonly state: 'completed' }
+  | { readonly state: 'failed' }
+  | { readonly state: 'exception'; readonly reason: ExceptionReason }
+  /** The run is no longer ours (cancelled, claim lost): report nothing. */
+  | { readonly state: 'unreported'; readonly why: string };
+
+export type TaskAbortReason =
+  | { readonly kind: 'max-run-time'; readonly seconds: number }
+  | { readonly kind: 'canceled' }
+  | { readonly kind: 'claim-lost'; readonly message: string }
+  | { readonly kind: 'worker-shutdown' };
+
+// ---------------------------------------------------------------- the four functions
+
+export interface ClaimContext {
+  readonly worker: WorkerIdentity;
+  readonly queue: TaskQueue;
+  readonly signal: AbortSignal;
+}
+
+export interface TaskContext {
+  readonly worker: WorkerIdentity;
+  readonly queue: TaskQueue;
+  readonly engine: ContainerEngine;
+  readonly artifacts: ArtifactStore;
+  readonly log: TaskLog;
+  /** Aborted with a TaskAbort whose `reason` says why (cancel, claim lost, shutdown). */
+  readonly signal: AbortSignal;
+  readonly resources: ResourceScope;
+  readonly now: () => number;
+  /** The built-in functions, so a pool's function can wrap one: `(input, ctx) => ctx.defaults.run(input, ctx)`. */
+  readonly defaults: StageFunctions;
+}
+
+export interface StageFunctions {
+  claim(input: { readonly capacity: number }, ctx: ClaimContext): Promise<readonly Claimed[]>;
+  run(claimed: Claimed, ctx: TaskContext): Promise<RunResult>;
+  upload(result: RunResult, ctx: TaskContext): Promise<UploadResult>;
+  resolve(result: UploadResult, ctx: TaskContext): Promise<Resolution>;
+}
+
+export type StageName = keyof StageFunctions;
+export const STAGE_NAMES: readonly StageName[] = ['claim', 'run', 'upload', 'resolve'];

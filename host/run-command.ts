@@ -1,0 +1,70 @@
+// `dw-host run TASK_FILE [--out DIR] [--functions DIR]`: the same pipeline as the Taskcluster
+// host, with the task file as the queue and a directory as artifact storage.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { TaskAbort } from '../functions/abort.ts';
+import { defaultFunctions } from '../functions/index.ts';
+import { DockerEngine } from '../adapters/docker/engine.ts';
+import { LocalArtifactStore } from '../adapters/local/local-artifacts.ts';
+import { type LocalResult, LocalQueue } from '../adapters/local/local-queue.ts';
+import { readTaskFile } from '../adapters/local/task-file.ts';
+import { FileTaskLogSink } from '../adapters/local/task-log-file.ts';
+import { loadFunctions } from './functions-loader.ts';
+import { processTask } from './pipeline.ts';
+import { localWorkerIdentity } from './worker-identity.ts';
+
+export interface RunOptions {
+  readonly taskFile: string;
+  readonly outDir?: string | undefined;
+  readonly functionsDir?: string | undefined;
+}
+
+export interface RunIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/** Exit status of `dw-host run`: 0 completed, 1 failed, 2 exception. */
+export const EXIT_STATUS = { completed: 0, failed: 1, exception: 2 } as const;
+
+export async function runCommand(options: RunOptions, io: RunIo): Promise<number> {
+  const functions = await loadFunctions(options.functionsDir);
+  const fromFile = await readTaskFile(options.taskFile);
+  const outDir = resolve(options.outDir ?? join('dw-out', fromFile.taskId));
+  const queue = new LocalQueue(fromFile, outDir);
+  const worker = localWorkerIdentity(fromFile.task);
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupt.signal.aborted) process.exit(130);
+    io.stderr.write(`dw-host: ${signal}: stopping the task (again to quit at once)\n`);
+    interrupt.abort(new TaskAbort({ kind: 'worker-shutdown' }));
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  try {
+    const claims = await functions.claim({ capacity: 1 }, { worker, queue, signal: interrupt.signal });
+    for (const claimed of claims) {
+      await processTask(claimed, interrupt.signal, {
+        functions,
+        defaults: defaultFunctions,
+        worker,
+        queue,
+        engine: new DockerEngine(),
+        artifacts: new LocalArtifactStore(join(outDir, 'artifacts')),
+        openTaskLog: async (_claimed, resources) => {
+          const dir = await mkdtemp(join(tmpdir(), 'dw-host-'));
+          resources.defer(`log directory ${dir}`, () => rm(dir, { recursive: true, force: true }));
+          return new FileTaskLogSink(join(dir, 'task.log'), io.stdout);
+        },
+        onReleaseFailure: (what, error) => io.stderr.write(`dw-host: releasing ${what} failed: ${String(error)}\n`),
+      });
+    }
+    return exitStatusOf(queue.result);
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}
+
+function exitStatusOf(result: LocalResult | null): number {
+  return result === null ? EXIT_STATUS.exception : EXIT_STATUS[result.state];
+}
