@@ -12,7 +12,12 @@ export const LABELS = {
   workerId: 'dw-host.worker-id',
 } as const;
 
-export function buildContainerSpec(claimed: Claimed, payload: Payload, image: string, worker: WorkerIdentity): ContainerSpec {
+export function buildContainerSpec(
+  claimed: Claimed,
+  payload: Payload,
+  image: string,
+  worker: WorkerIdentity,
+): ContainerSpec {
   // Reserved variables win over the task's own env, as in docker-worker.
   const env = { ...payload.env, ...reservedEnv(claimed, worker) };
   return {

@@ -4,7 +4,16 @@ import { buildContainerSpec } from './container-spec.ts';
 import { describeImage, dockerImageName } from './payload/image.ts';
 import { validatePayload } from './payload/validate.ts';
 import { unsupportedRequests } from './payload/worker-support.ts';
-import type { Claimed, ContainerSpec, Payload, RunOutcome, RunResult, TaskAbortReason, TaskContainer, TaskContext } from './types.ts';
+import type {
+  Claimed,
+  ContainerSpec,
+  Payload,
+  RunOutcome,
+  RunResult,
+  TaskAbortReason,
+  TaskContainer,
+  TaskContext,
+} from './types.ts';
 
 export async function run(claimed: Claimed, ctx: TaskContext): Promise<RunResult> {
   const startedAt = ctx.now();

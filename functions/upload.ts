@@ -35,9 +35,13 @@ function isOurs(outcome: RunOutcome): boolean {
   return !(outcome.kind === 'aborted' && (outcome.reason.kind === 'canceled' || outcome.reason.kind === 'claim-lost'));
 }
 
-async function uploadTaskLog(result: RunResult, ctx: TaskContext): Promise<{ records: ArtifactRecord[]; failed: boolean }> {
+async function uploadTaskLog(
+  result: RunResult,
+  ctx: TaskContext,
+): Promise<{ records: ArtifactRecord[]; failed: boolean }> {
   const finished = await ctx.log.finish();
-  if (!isOurs(result.outcome) || result.payload?.features?.['localLiveLog'] === false) return { records: [], failed: false };
+  if (!isOurs(result.outcome) || result.payload?.features?.['localLiveLog'] === false)
+    return { records: [], failed: false };
   const liveName = result.payload?.log ?? DEFAULT_LIVE_LOG;
   const backingName = backingLogName(liveName);
   const meta = { contentType: LOG_CONTENT_TYPE, expires: result.claimed.task.expires, contentLength: finished.size };

@@ -17,7 +17,10 @@ Exit status: 0 completed, 1 failed, 2 exception, 64 usage error.
 
 class UsageError extends Error {}
 
-export async function main(argv: readonly string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   try {
     return await dispatch(argv, io);
   } catch (error) {

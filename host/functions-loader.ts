@@ -15,14 +15,17 @@ export class FunctionsError extends Error {
 export async function loadFunctions(dir: string | undefined): Promise<StageFunctions> {
   if (dir === undefined) return defaultFunctions;
   const root = resolve(dir);
-  if (!existsSync(root) || !statSync(root).isDirectory()) throw new FunctionsError(`--functions ${dir}: not a directory`);
+  if (!existsSync(root) || !statSync(root).isDirectory())
+    throw new FunctionsError(`--functions ${dir}: not a directory`);
   const loaded: Partial<Record<StageName, unknown>> = {};
   for (const stage of STAGE_NAMES) {
     const file = EXTENSIONS.map((ext) => join(root, stage + ext)).find((candidate) => existsSync(candidate));
     if (file !== undefined) loaded[stage] = await importStage(file, stage);
   }
   if (Object.keys(loaded).length === 0) {
-    throw new FunctionsError(`--functions ${dir}: no ${STAGE_NAMES.join('/')} module found (expected e.g. ${join(dir, 'run.ts')})`);
+    throw new FunctionsError(
+      `--functions ${dir}: no ${STAGE_NAMES.join('/')} module found (expected e.g. ${join(dir, 'run.ts')})`,
+    );
   }
   return Object.freeze({ ...defaultFunctions, ...loaded }) as StageFunctions;
 }
@@ -39,7 +42,9 @@ async function importStage(file: string, stage: StageName): Promise<unknown> {
     throw new FunctionsError(`${file}: must export a default function ${stage}(input, ctx), found ${describe(fn)}`);
   }
   if (fn.length > 2) {
-    throw new FunctionsError(`${file}: ${stage} takes (input, ctx), but the exported function declares ${fn.length} parameters`);
+    throw new FunctionsError(
+      `${file}: ${stage} takes (input, ctx), but the exported function declares ${fn.length} parameters`,
+    );
   }
   return fn;
 }

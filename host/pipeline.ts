@@ -59,7 +59,13 @@ async function runStage(claimed: Claimed, ctx: TaskContext, functions: StageFunc
     return await functions.run(claimed, ctx);
   } catch (error) {
     ctx.log.error(`Task failed inside the worker: ${messageOf(error)}`);
-    return { claimed, payload: null, outcome: { kind: 'internal-error', message: messageOf(error) }, startedAt, container: null };
+    return {
+      claimed,
+      payload: null,
+      outcome: { kind: 'internal-error', message: messageOf(error) },
+      startedAt,
+      container: null,
+    };
   }
 }
 

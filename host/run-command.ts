@@ -3,13 +3,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TaskAbort } from '../functions/abort.ts';
-import { defaultFunctions } from '../functions/index.ts';
 import { DockerEngine } from '../adapters/docker/engine.ts';
 import { LocalArtifactStore } from '../adapters/local/local-artifacts.ts';
-import { type LocalResult, LocalQueue } from '../adapters/local/local-queue.ts';
+import { LocalQueue, type LocalResult } from '../adapters/local/local-queue.ts';
 import { readTaskFile } from '../adapters/local/task-file.ts';
 import { FileTaskLogSink } from '../adapters/local/task-log-file.ts';
+import { TaskAbort } from '../functions/abort.ts';
+import { defaultFunctions } from '../functions/index.ts';
 import { loadFunctions } from './functions-loader.ts';
 import { processTask } from './pipeline.ts';
 import { localWorkerIdentity } from './worker-identity.ts';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import packageJson from '../package.json' with { type: 'json' };
 import type { TaskDefinition, WorkerIdentity } from '../functions/types.ts';
+import packageJson from '../package.json' with { type: 'json' };
 
 export const VERSION: string = packageJson.version;
 

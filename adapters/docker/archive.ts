@@ -18,7 +18,12 @@ export async function* readArchive(container: Docker.Container, path: string): A
   archive.pipe(entries);
   try {
     for await (const entry of entries) {
-      yield { path: entry.header.name.replace(/\/$/, ''), type: entryType(entry.header), size: entry.header.size ?? 0, body: entry as unknown as Readable };
+      yield {
+        path: entry.header.name.replace(/\/$/, ''),
+        type: entryType(entry.header),
+        size: entry.header.size ?? 0,
+        body: entry as unknown as Readable,
+      };
       // Whatever the consumer left unread is skipped, so the next entry can arrive.
       entry.resume();
     }

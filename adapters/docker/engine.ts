@@ -1,6 +1,7 @@
 // ContainerEngine on the local Docker engine, through dockerode.
-import { finished } from 'node:stream/promises';
+
 import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import Docker from 'dockerode';
 import type { ContainerEngine, ContainerSpec, TaskContainer } from '../../functions/types.ts';
 import { readArchive } from './archive.ts';

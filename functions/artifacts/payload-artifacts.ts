@@ -34,7 +34,10 @@ async function uploadArtifact(
   if (artifact.type === 'volume') {
     const message = `Volume artifacts are not supported by this worker ("${name}" at "${artifact.path}")`;
     ctx.log.error(message);
-    return { records: [await ctx.artifacts.putError(name, 'invalid-resource-on-worker', message, expires)], failed: false };
+    return {
+      records: [await ctx.artifacts.putError(name, 'invalid-resource-on-worker', message, expires)],
+      failed: false,
+    };
   }
   const entries = container.readPath(artifact.path)[Symbol.asyncIterator]();
   let first: IteratorResult<ContainerEntry>;
@@ -43,14 +46,20 @@ async function uploadArtifact(
   } catch (error) {
     if (!(error instanceof PathNotFoundError)) throw error;
     ctx.log.info(`Artifact "${name}" not found at "${artifact.path}": ${error.message}`);
-    return { records: [await ctx.artifacts.putError(name, 'file-missing-on-worker', error.message, expires)], failed: false };
+    return {
+      records: [await ctx.artifacts.putError(name, 'file-missing-on-worker', error.message, expires)],
+      failed: false,
+    };
   }
   try {
     if (first.done || first.value.type !== artifact.type) {
       const actual = first.done ? 'nothing' : first.value.type;
       const message = `Expected artifact to be a "${artifact.type}" but was "${actual}"`;
       ctx.log.error(`Error uploading "${name}". ${message}`);
-      return { records: [await ctx.artifacts.putError(name, 'invalid-resource-on-worker', message, expires)], failed: false };
+      return {
+        records: [await ctx.artifacts.putError(name, 'invalid-resource-on-worker', message, expires)],
+        failed: false,
+      };
     }
     if (artifact.type === 'file') return await storeEntry(name, first.value, expires, ctx);
     return await storeDirectory(name, entries, expires, ctx);
@@ -78,7 +87,12 @@ async function storeDirectory(
   return { records, failed };
 }
 
-async function storeEntry(name: string, entry: ContainerEntry, expires: string, ctx: TaskContext): Promise<ArtifactsUploaded> {
+async function storeEntry(
+  name: string,
+  entry: ContainerEntry,
+  expires: string,
+  ctx: TaskContext,
+): Promise<ArtifactsUploaded> {
   try {
     const meta = { contentType: contentTypeFor(entry.path), expires, contentLength: entry.size };
     return { records: [await ctx.artifacts.putFile(name, entry.body, meta)], failed: false };

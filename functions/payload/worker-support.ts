@@ -13,7 +13,9 @@ export function unsupportedRequests(payload: Payload): string[] {
     if (enabled && !SUPPORTED_FEATURES.has(feature)) problems.push(`${feature} is not enabled on this worker`);
   }
   if (payload.capabilities?.['privileged'] === true) {
-    problems.push('Cannot run task using docker privileged mode. Worker must be enabled to allow running of privileged containers.');
+    problems.push(
+      'Cannot run task using docker privileged mode. Worker must be enabled to allow running of privileged containers.',
+    );
   }
   const devices = Object.entries((payload.capabilities?.['devices'] ?? {}) as Record<string, boolean>);
   for (const [device, wanted] of devices) {

@@ -12,7 +12,11 @@ export function errorLine(message: string): string {
   return `\n[taskcluster:error] ${message}\n`;
 }
 
-export function headerLines(claimed: Claimed, worker: WorkerIdentity, caches: Readonly<Record<string, string>>): string[] {
+export function headerLines(
+  claimed: Claimed,
+  worker: WorkerIdentity,
+  caches: Readonly<Record<string, string>>,
+): string[] {
   const lines = [
     `Task ID: ${claimed.taskId}`,
     `Worker ID: ${worker.workerId}`,
