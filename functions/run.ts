@@ -77,6 +77,8 @@ async function runContainer(
   const limit = withMaxRunTime(ctx.signal, maxRunTime);
   const stopOnAbort = () => killFor(abortReasonOf(limit.signal), container, ctx);
   limit.signal.addEventListener('abort', stopOnAbort, { once: true });
+  // An abort that came while the container was starting has already fired: act on it now.
+  if (limit.signal.aborted) stopOnAbort();
   try {
     const exitCode = await container.wait();
     ctx.log.info('=== Task Finished ===');

@@ -1,0 +1,84 @@
+// Bad input gets a clear error and loses nothing: malformed payloads end as malformed-payload
+// with the reasons in the task log; bad command lines exit 64 with one line on stderr.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { runCli, scratch } from '../harness/cli.ts';
+import { containerCreations } from '../harness/docker.ts';
+import { BUSYBOX_IMAGE } from '../harness/images.ts';
+
+const work = scratch();
+after(() => work.dispose());
+
+test('a malformed payload: exception malformed-payload, every reason in the log, no container', async () => {
+  const started = Date.now();
+  const out = join(work.dir, 'malformed');
+  const payload = { image: BUSYBOX_IMAGE, maxRunTime: 'soon', command: 'not-a-list', bogus: true };
+  const cli = await runCli(['run', work.file('malformed.json', payload), '--out', out]);
+  assert.equal(cli.code, 2);
+  const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+  assert.deepEqual([result.state, result.reasonResolved, result.exitCode], ['exception', 'malformed-payload', null]);
+  const log = readFileSync(join(out, 'artifacts/public/logs/live_backing.log'), 'utf8');
+  assert.match(log, /\[taskcluster:error\] `task\.payload` format is invalid json schema errors:\n/);
+  assert.match(log, /^ {2}\* payload\.maxRunTime must be integer$/m);
+  assert.match(log, /^ {2}\* payload\.command must be array$/m);
+  assert.match(log, /^ {2}\* payload must NOT have additional properties: "bogus"$/m);
+  assert.match(cli.stdout, /payload\.maxRunTime must be integer/);
+  assert.doesNotMatch(log, /=== Task Starting ===/);
+  assert.equal(await containerCreations(result.taskId, started), 0);
+});
+
+const usageCases: Array<[string, string[], RegExp]> = [
+  ['no command', [], /the Taskcluster host mode is not built yet/],
+  ['an unknown command', ['walk'], /unknown command "walk"/],
+  ['run without a file', ['run'], /run takes exactly one TASK_FILE/],
+  ['an unknown flag', ['run', 'x.json', '--fast'], /Unknown option '--fast'/],
+  [
+    'a file that does not exist',
+    ['run', '/nonexistent/task.json'],
+    /cannot read task file \/nonexistent\/task\.json: ENOENT/,
+  ],
+];
+
+for (const [situation, args, message] of usageCases) {
+  test(`usage error, exit 64 with one line on stderr: ${situation}`, async () => {
+    const cli = await runCli(args);
+    assert.equal(cli.code, 64);
+    assert.match(cli.stderr, message);
+    assert.equal(cli.stderr.trim().split('\n').length, 1, cli.stderr);
+    assert.equal(cli.stdout, '');
+  });
+}
+
+test('usage error: a file that is not JSON, or not a task', async () => {
+  const notJson = await runCli(['run', work.file('broken.json', '{"image": ')]);
+  assert.equal(notJson.code, 64);
+  assert.match(notJson.stderr, /broken\.json is not JSON/);
+  const notTask = await runCli(['run', work.file('list.json', [1, 2])]);
+  assert.equal(notTask.code, 64);
+  assert.match(notTask.stderr, /list\.json must hold a JSON object/);
+});
+
+test('a bad --functions module stops dw-host before any task runs', async () => {
+  const out = join(work.dir, 'badfns');
+  const functions = new URL('../fixtures/functions/bad-export', import.meta.url).pathname;
+  const cli = await runCli([
+    'run',
+    new URL('../../examples/hello.json', import.meta.url).pathname,
+    '--out',
+    out,
+    '--functions',
+    functions,
+  ]);
+  assert.equal(cli.code, 64);
+  assert.match(cli.stderr, /run\.ts: must export a default function run\(input, ctx\), found object/);
+  assert.equal(existsSync(out), false, 'nothing was run, nothing was written');
+});
+
+test('--help prints the contract and exits 0', async () => {
+  const cli = await runCli(['--help']);
+  assert.equal(cli.code, 0);
+  assert.match(cli.stdout, /usage: dw-host run TASK_FILE \[--out DIR\] \[--functions DIR\]/);
+  assert.match(cli.stdout, /0 completed, 1 failed, 2 exception, 64 usage error/);
+});
