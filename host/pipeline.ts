@@ -32,6 +32,13 @@ export interface PipelineDeps {
 
 export async function processTask(claimed: Claimed, signal: AbortSignal, deps: PipelineDeps): Promise<Resolution> {
   const resources = new ResourceScope();
+  let releasing: Promise<void> | undefined;
+  const release = () => {
+    releasing ??= resources.releaseAll().then((failures) => {
+      for (const failure of failures) deps.onReleaseFailure?.(failure.what, failure.error);
+    });
+    return releasing;
+  };
   try {
     const log = new TaskLog(await deps.openTaskLog(claimed, resources), deps.now);
     const ctx: TaskContext = {
@@ -47,9 +54,11 @@ export async function processTask(claimed: Claimed, signal: AbortSignal, deps: P
     };
     const ran = await runStage(claimed, ctx, deps.functions);
     const uploaded = await uploadStage(ran, ctx, deps.functions);
-    return await deps.functions.resolve(uploaded, ctx);
+    // Everything the task held is done with once its artifacts are out: free it while reporting.
+    const [resolution] = await Promise.all([deps.functions.resolve(uploaded, ctx), release()]);
+    return resolution;
   } finally {
-    for (const failure of await resources.releaseAll()) deps.onReleaseFailure?.(failure.what, failure.error);
+    await release();
   }
 }
 

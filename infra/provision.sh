@@ -31,7 +31,7 @@ install_packages() {
   # Services are started below, by this script, whether or not the machine runs systemd.
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
-install_packages ca-certificates iproute2 procps docker.io rabbitmq-server docker-registry busybox-static
+install_packages ca-certificates iproute2 procps time docker.io rabbitmq-server docker-registry busybox-static
 command -v npm >/dev/null || install_packages nodejs npm
 
 # ---------------------------------------------------------------- Node 24 LTS

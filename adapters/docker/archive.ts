@@ -1,7 +1,7 @@
 // Reads a path out of a (stopped) container as a stream of tar entries: `GET /containers/{id}/archive`.
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { extract, type Header } from 'tar-stream';
+import type { Header } from 'tar-stream';
 import { PathNotFoundError } from '../../functions/errors.ts';
 import type { ContainerEntry } from '../../functions/types.ts';
 import { isDockerStatus } from './status.ts';
@@ -14,6 +14,8 @@ export async function* readArchive(container: Docker.Container, path: string): A
     if (isDockerStatus(error, 404)) throw new PathNotFoundError(path, 'no such file or directory in the container');
     throw error;
   }
+  // Loaded on first use: a task without artifacts never reads an archive.
+  const { extract } = await import('tar-stream');
   const entries = extract();
   archive.pipe(entries);
   try {

@@ -2,15 +2,16 @@
 
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { ContainerEngine, ContainerSpec, TaskContainer } from '../../functions/types.ts';
 import { readArchive } from './archive.ts';
+import { type DockerClient, dockerClient } from './client.ts';
 import { isDockerStatus } from './status.ts';
 
 export class DockerEngine implements ContainerEngine {
-  readonly #docker: Docker;
+  readonly #docker: DockerClient;
 
-  constructor(docker: Docker = new Docker()) {
+  constructor(docker: DockerClient = dockerClient()) {
     this.#docker = docker;
   }
 

@@ -94,7 +94,7 @@ async function storeEntry(
   ctx: TaskContext,
 ): Promise<ArtifactsUploaded> {
   try {
-    const meta = { contentType: contentTypeFor(entry.path), expires, contentLength: entry.size };
+    const meta = { contentType: await contentTypeFor(entry.path), expires, contentLength: entry.size };
     return { records: [await ctx.artifacts.putFile(name, entry.body, meta)], failed: false };
   } catch (error) {
     ctx.log.error(`Error uploading "${name}" artifact. ${messageOf(error)}`);

@@ -17,10 +17,10 @@ test('directory entries are named <artifact>/<path inside the directory>', () =>
   assert.equal(directoryEntryName('public', 'artifacts'), null);
 });
 
-test('content type from the file name, octet-stream when unknown', () => {
-  assert.equal(contentTypeFor('dir/index.html'), 'text/html');
-  assert.equal(contentTypeFor('a.txt'), 'text/plain');
-  assert.equal(contentTypeFor('build.tar.gz'), 'application/gzip');
-  assert.equal(contentTypeFor('blob.unknownext'), 'application/octet-stream');
-  assert.equal(contentTypeFor('noextension'), 'application/octet-stream');
+test('content type from the file name, octet-stream when unknown', async () => {
+  assert.equal(await contentTypeFor('dir/index.html'), 'text/html');
+  assert.equal(await contentTypeFor('a.txt'), 'text/plain');
+  assert.equal(await contentTypeFor('build.tar.gz'), 'application/gzip');
+  assert.equal(await contentTypeFor('blob.unknownext'), 'application/octet-stream');
+  assert.equal(await contentTypeFor('noextension'), 'application/octet-stream');
 });

@@ -1,0 +1,70 @@
+// The Docker client for dw-host: dockerode's own Container and Image classes over docker-modem.
+// dockerode's index module also loads its BuildKit session (gRPC + protobufjs, ~50 ms of a
+// `dw-host run` start-up, see ../shared/perf-notes.md) for `docker build`, which dw-host never
+// does; the classes and the transport are the same ones `new Docker()` would use.
+import Module, { createRequire } from 'node:module';
+import type Docker from 'dockerode';
+
+const require = createRequire(import.meta.url);
+withoutSshTransport();
+const Modem = require('docker-modem') as new (options?: object) => DockerModem;
+const ContainerClass = require('dockerode/lib/container') as new (modem: DockerModem, id: string) => Docker.Container;
+const ImageClass = require('dockerode/lib/image') as new (modem: DockerModem, name: string) => Docker.Image;
+
+interface DockerModem {
+  Promise: PromiseConstructor;
+  dial(options: object, callback: (error: unknown, data: { Id: string }) => void): void;
+}
+
+export interface DockerClient {
+  createContainer(options: Docker.ContainerCreateOptions): Promise<Docker.Container>;
+  getImage(name: string): Docker.Image;
+}
+
+/**
+ * docker-modem loads ssh2 (~30 ms) at import for `ssh://` engines, which dw-host does not use: it
+ * talks to the local engine. A stand-in that fails clearly, should someone set DOCKER_HOST=ssh://.
+ */
+function withoutSshTransport(): void {
+  const path = require.resolve('ssh2', { paths: [require.resolve('docker-modem')] });
+  if (require.cache[path]) return;
+  const stub = new Module(path);
+  stub.exports = {
+    Client: class {
+      constructor() {
+        throw new Error('dw-host reaches the Docker engine through its socket or TCP, not SSH (DOCKER_HOST=ssh://…)');
+      }
+    },
+  };
+  stub.loaded = true;
+  require.cache[path] = stub;
+}
+
+/** Connects the way `new Docker()` does: DOCKER_HOST, else the local socket. */
+export function dockerClient(): DockerClient {
+  const modem = new Modem();
+  modem.Promise = Promise; // as the Docker constructor sets it; the classes create their promises with it
+  return {
+    getImage: (name) => new ImageClass(modem, name),
+    // As dockerode's Docker.prototype.createContainer.
+    createContainer: (options) =>
+      new Promise((resolve, reject) =>
+        modem.dial(
+          {
+            path: '/containers/create?',
+            method: 'POST',
+            options,
+            statusCodes: {
+              200: true,
+              201: true,
+              400: 'bad parameter',
+              404: 'no such image',
+              406: 'impossible to attach',
+              500: 'server error',
+            },
+          },
+          (error, data) => (error ? reject(error) : resolve(new ContainerClass(modem, data.Id))),
+        ),
+      ),
+  };
+}
