@@ -1,0 +1,55 @@
+// Node strips TypeScript types with a WebAssembly module that takes ~45 ms to start in every
+// process (../shared/perf-notes.md: start-up is a large share of a short `dw-host run`), and its
+// compile cache does not cover stripping. This keeps the stripped source of each of our .ts files,
+// keyed by path, size and mtime, so a warm start never loads the stripper. Plain JS on purpose.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import module from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CACHE_DIR = join(tmpdir(), `dw-host-ts-cache-node${process.versions.node}`);
+
+export function cacheStrippedTypeScript() {
+  if (typeof module.registerHooks !== 'function' || typeof module.stripTypeScriptTypes !== 'function') return;
+  module.registerHooks({
+    load(url, context, nextLoad) {
+      if (!url.startsWith('file:') || !url.endsWith('.ts') || url.includes('/node_modules/'))
+        return nextLoad(url, context);
+      return { format: 'module', source: strippedSource(fileURLToPath(url)), shortCircuit: true };
+    },
+  });
+}
+
+function strippedSource(path) {
+  const { mtimeMs, size } = statSync(path);
+  const key = createHash('sha256').update(`${path}\0${size}\0${mtimeMs}`).digest('hex');
+  const cached = join(CACHE_DIR, `${key}.js`);
+  try {
+    return readFileSync(cached, 'utf8');
+  } catch {
+    // 'strip' keeps every line and column where it was, so stack traces point into the .ts file.
+    const source = withoutExperimentalWarning(() =>
+      module.stripTypeScriptTypes(readFileSync(path, 'utf8'), { mode: 'strip' }),
+    );
+    mkdirSync(CACHE_DIR, { recursive: true });
+    const partial = `${cached}.${process.pid}`;
+    writeFileSync(partial, source);
+    renameSync(partial, cached);
+    return source;
+  }
+}
+
+/** Node flags stripTypeScriptTypes as experimental once per process; that is not the user's concern. */
+function withoutExperimentalWarning(strip) {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = (warning, ...rest) => {
+    if (!String(warning).includes('stripTypeScriptTypes')) emitWarning.call(process, warning, ...rest);
+  };
+  try {
+    return strip();
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
