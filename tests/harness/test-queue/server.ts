@@ -1,0 +1,201 @@
+// A local stand-in for Taskcluster's Queue and Object services: the real HTTP routes (from the
+// vendored API references), Hawk authentication, scope checks, and schema validation of every
+// request and response. Violations are recorded; tests assert there are none.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ArtifactService } from './artifacts.ts';
+import { AuthError, type Caller, ClientRegistry } from './auth.ts';
+import { PulsePublisher } from './pulse-publisher.ts';
+import { type HandlerResult, queueHandlers } from './queue-handlers.ts';
+import { type ApiEntry, OBJECT, QUEUE, schemaErrors } from './schemas.ts';
+import { type ScopeParams, satisfies } from './scopes.ts';
+import { TaskStore } from './tasks.ts';
+
+export interface Request {
+  readonly caller: Caller;
+  readonly params: Record<string, string>;
+  readonly body: any;
+  readonly query: URLSearchParams;
+  readonly raw: IncomingMessage;
+  readonly res: ServerResponse;
+}
+
+export interface Handler {
+  /** Values for the entry's scope template; computed before any side effect. */
+  scopeParams(req: Request): ScopeParams;
+  handle(req: Request): Promise<HandlerResult> | HandlerResult;
+}
+
+export interface TestQueueOptions {
+  readonly claimTimeoutMs?: number;
+  readonly claimWorkTimeoutMs?: number;
+  readonly pulse?: boolean;
+}
+
+const WILDCARD_PARAMS = new Set(['name', 'taskQueueId']);
+
+export class TestQueue {
+  readonly clients = new ClientRegistry();
+  readonly store: TaskStore;
+  readonly artifacts: ArtifactService;
+  readonly pulse = new PulsePublisher();
+  readonly violations: string[] = [];
+  /** Every API call served: `service.method status`. */
+  readonly calls: Array<{ method: string; status: number; clientId: string }> = [];
+  readonly #server: Server;
+  readonly #options: TestQueueOptions;
+  rootUrl = '';
+
+  constructor(options: TestQueueOptions = {}) {
+    this.#options = options;
+    const issuer = { clientId: 'static/taskcluster/queue', accessToken: 'queue-issuer-token-0123456789' };
+    this.clients.add(issuer.clientId, { accessToken: issuer.accessToken, scopes: ['*'] });
+    this.store = new TaskStore({ claimTimeoutMs: options.claimTimeoutMs ?? 1_200_000, issuer });
+    this.artifacts = new ArtifactService(this.store, issuer, () => this.rootUrl);
+    this.#server = createServer((req, res) => {
+      this.#serve(req, res).catch((error) =>
+        this.#send(res, 500, { code: 'InternalServerError', message: String(error) }),
+      );
+    });
+  }
+
+  async start(): Promise<this> {
+    if (this.#options.pulse !== false) await this.pulse.connect(this.store);
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.rootUrl = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.store.close();
+    this.#server.closeAllConnections();
+    await new Promise((resolve) => this.#server.close(resolve));
+    await this.pulse.close();
+  }
+
+  /** Problems found in traffic: schema violations, published messages that do not validate. */
+  allViolations(): string[] {
+    return [...this.violations, ...this.pulse.violations];
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.rootUrl);
+    if (this.artifacts.servesStorage(url.pathname)) return this.artifacts.serveStorage(req, res, url);
+    const route = this.#route(req.method ?? 'GET', url.pathname);
+    if (!route)
+      return this.#send(res, 404, { code: 'ResourceNotFound', message: `no route ${req.method} ${url.pathname}` });
+    const { service, entry, params } = route;
+    const text = await readBody(req);
+    const body = text ? JSON.parse(text) : undefined;
+    let caller: Caller;
+    try {
+      caller = await this.clients.authenticate(req);
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      return this.#reply(res, entry, service, caller0(), 401, { code: error.code, message: error.message });
+    }
+    if (entry.input) {
+      const errors = schemaErrors(service, entry.input, body ?? {});
+      if (errors.length > 0) {
+        this.violations.push(`${entry.name} request: ${errors.join('; ')}`);
+        return this.#reply(res, entry, service, caller, 400, {
+          code: 'InputValidationError',
+          message: errors.join('\n'),
+        });
+      }
+    }
+    const handler = this.#handler(service, entry.name);
+    const request: Request = { caller, params, body, query: url.searchParams, raw: req, res };
+    if (!satisfies(caller.scopes, entry.scopes as never, handler.scopeParams(request))) {
+      return this.#reply(res, entry, service, caller, 403, {
+        code: 'InsufficientScopes',
+        message: `${caller.clientId} lacks scopes for ${entry.name}`,
+      });
+    }
+    try {
+      const result = await handler.handle(request);
+      if (result.output && entry.output) {
+        const errors = schemaErrors(service, entry.output, result.body);
+        if (errors.length > 0) this.violations.push(`${entry.name} response: ${errors.join('; ')}`);
+      }
+      return this.#reply(res, entry, service, caller, result.status, result.body, result.headers);
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      if (!status) throw error;
+      return this.#reply(res, entry, service, caller, status, {
+        code: (error as { code: string }).code,
+        message: (error as Error).message,
+      });
+    }
+  }
+
+  #route(
+    method: string,
+    pathname: string,
+  ): { service: string; entry: ApiEntry; params: Record<string, string> } | null {
+    for (const bundle of [QUEUE, OBJECT]) {
+      const prefix = `/api/${bundle.serviceName}/v1`;
+      if (!pathname.startsWith(prefix)) continue;
+      const rest = pathname.slice(prefix.length);
+      for (const entry of bundle.api.entries) {
+        if (entry.method.toUpperCase() !== method) continue;
+        const names: string[] = [];
+        const pattern = entry.route.replace(/<([^>]+)>/g, (_, name: string) => {
+          names.push(name);
+          return WILDCARD_PARAMS.has(name) ? '(.+)' : '([^/]+)';
+        });
+        const match = new RegExp(`^${pattern}$`).exec(rest);
+        if (match) {
+          const params = Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]));
+          return { service: bundle.serviceName, entry, params };
+        }
+      }
+    }
+    return null;
+  }
+
+  #handler(service: string, name: string): Handler {
+    const handler =
+      service === 'queue'
+        ? (queueHandlers(this)[name] ?? this.artifacts.queueHandlers()[name])
+        : this.artifacts.objectHandlers()[name];
+    if (!handler) throw new Error(`the test queue does not implement ${service}.${name}`);
+    return handler;
+  }
+
+  #reply(
+    res: ServerResponse,
+    entry: ApiEntry,
+    service: string,
+    caller: Caller,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) {
+    this.calls.push({ method: `${service}.${entry.name}`, status, clientId: caller.clientId });
+    this.#send(res, status, body, headers);
+  }
+
+  #send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (res.headersSent) return;
+    if (body === undefined) {
+      res.writeHead(status, headers).end();
+      return;
+    }
+    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+  }
+
+  get claimWorkTimeoutMs(): number {
+    return this.#options.claimWorkTimeoutMs ?? 20_000;
+  }
+}
+
+function caller0(): Caller {
+  return { clientId: 'unauthenticated', scopes: [] };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
