@@ -39,14 +39,28 @@ declare module 'taskcluster-client' {
     statusCode?: number;
     code?: string;
   }
-  type Method = (...args: any[]) => Promise<any>;
+  type Json = any;
   export class Queue {
     constructor(options: ClientOptions);
-    [method: string]: Method;
+    claimWork(taskQueueId: string, payload: Json): Promise<Json>;
+    reclaimTask(taskId: string, runId: number): Promise<Json>;
+    reportCompleted(taskId: string, runId: number): Promise<Json>;
+    reportFailed(taskId: string, runId: number): Promise<Json>;
+    reportException(taskId: string, runId: number, payload: { reason: string }): Promise<Json>;
+    createArtifact(taskId: string, runId: number, name: string, payload: Json): Promise<Json>;
+    finishArtifact(taskId: string, runId: number, name: string, payload: { uploadId: string }): Promise<Json>;
+    listArtifacts(taskId: string, runId: number): Promise<Json>;
+    getArtifact(taskId: string, runId: number, name: string): Promise<Json>;
+    createTask(taskId: string, payload: Json): Promise<Json>;
+    cancelTask(taskId: string): Promise<Json>;
+    task(taskId: string): Promise<Json>;
+    status(taskId: string): Promise<Json>;
   }
+  // biome-ignore lint/suspicious/noShadowRestrictedNames: the package's own name for the Object service client
   export class Object {
     constructor(options: ClientOptions);
-    [method: string]: Method;
+    createUpload(name: string, payload: Json): Promise<Json>;
+    finishUpload(name: string, payload: Json): Promise<Json>;
   }
   export function createTemporaryCredentials(options: {
     clientId?: string;

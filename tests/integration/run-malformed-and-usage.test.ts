@@ -30,7 +30,6 @@ test('a malformed payload: exception malformed-payload, every reason in the log,
 });
 
 const usageCases: Array<[string, string[], RegExp]> = [
-  ['no command', [], /the Taskcluster host mode is not built yet/],
   ['an unknown command', ['walk'], /unknown command "walk"/],
   ['run without a file', ['run'], /run takes exactly one TASK_FILE/],
   ['an unknown flag', ['run', 'x.json', '--fast'], /Unknown option '--fast'/],
@@ -79,6 +78,16 @@ test('a bad --functions module stops dw-host before any task runs', async () => 
 test('--help prints the contract and exits 0', async () => {
   const cli = await runCli(['--help']);
   assert.equal(cli.code, 0);
-  assert.match(cli.stdout, /usage: dw-host run TASK_FILE \[--out DIR\] \[--functions DIR\]/);
+  assert.match(cli.stdout, /dw-host run TASK_FILE \[--out DIR\] \[--functions DIR\]/);
+  for (const variable of [
+    'TASKCLUSTER_ROOT_URL',
+    'DW_WORKER_POOL_ID',
+    'DW_CAPACITY',
+    'DW_PULSE_URL',
+    'DW_SHUTDOWN_GRACE_SECONDS',
+  ]) {
+    assert.match(cli.stdout, new RegExp(`^  ${variable} `, 'm'));
+  }
+  assert.match(cli.stdout, /DW_CAPACITY +tasks run at once — default 1/);
   assert.match(cli.stdout, /0 completed, 1 failed, 2 exception, 64 usage error/);
 });

@@ -43,7 +43,8 @@ export interface TaskStoreOptions {
   readonly issuer: { clientId: string; accessToken: string };
 }
 
-/** Emits 'pending' (task, runId) and 'exception' (task, runId) for the Pulse publisher. */
+/** Emits 'pending' and 'exception' (record, runId) for the Pulse publisher, 'resolved' (record, run)
+ * and 'claimed' (record, run) for tests to synchronise on. */
 export class TaskStore extends EventEmitter {
   readonly tasks = new Map<string, TaskRecord>();
   readonly #options: TaskStoreOptions;
@@ -91,6 +92,21 @@ export class TaskStore extends EventEmitter {
     return record;
   }
 
+  /** Resolves with the run once `predicate` holds for it (checked now and at every change). */
+  waitForRun(taskId: string, runId: number, predicate: (run: Run) => boolean): Promise<Run> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const run = this.tasks.get(taskId)?.runs[runId];
+        if (run && predicate(run)) {
+          for (const event of ['resolved', 'claimed', 'pending']) this.off(event, check);
+          resolve(run);
+        }
+      };
+      for (const event of ['resolved', 'claimed', 'pending']) this.on(event, check);
+      check();
+    });
+  }
+
   get(taskId: string): TaskRecord {
     const record = this.tasks.get(taskId);
     if (!record) throw new QueueNotFound(`task ${taskId} not found`);
@@ -127,6 +143,7 @@ export class TaskStore extends EventEmitter {
       if (Date.parse(record.definition['deadline']) < Date.now()) continue;
       Object.assign(run, { state: 'running', workerGroup, workerId, started: new Date().toISOString() });
       this.claimLog.push({ taskId: record.taskId, runId: run.runId, workerId, at: Date.now() });
+      this.emit('claimed', record, run);
       claims.push({ ...this.#claimOf(record, run), task: record.definition });
     }
     return claims;
@@ -135,7 +152,9 @@ export class TaskStore extends EventEmitter {
   reclaim(taskId: string, runId: number) {
     const record = this.get(taskId);
     const run = this.#runningRun(record, runId);
-    return this.#claimOf(record, run);
+    const claim = this.#claimOf(record, run);
+    this.emit('reclaimed', record, run);
+    return claim;
   }
 
   resolve(taskId: string, runId: number, state: 'completed' | 'failed' | 'exception', reason: string) {
@@ -197,6 +216,7 @@ export class TaskStore extends EventEmitter {
   #finish(record: TaskRecord, run: Run, state: RunState, reason: string): void {
     Object.assign(run, { state, reasonResolved: reason, resolved: new Date().toISOString() });
     delete run.takenUntil;
+    this.emit('resolved', record, run);
     if (state === 'exception') this.emit('exception', record, run.runId);
     const retried = {
       'worker-shutdown': 'retry',
