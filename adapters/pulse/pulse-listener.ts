@@ -122,7 +122,10 @@ export class PulseListener {
   }
 
   #dispatch(message: amqplib.ConsumeMessage): void {
-    if (message.fields.exchange === TASK_PENDING) return this.#events.onPending();
+    if (message.fields.exchange === TASK_PENDING) {
+      this.#events.onPending();
+      return;
+    }
     const [, taskId = '', runIdWord = ''] = message.fields.routingKey.split('.');
     const runId = Number(runIdWord);
     let reason = 'unknown';
