@@ -22,3 +22,38 @@ export async function containerCreations(taskId: string, sinceMs: number): Promi
       .filter((line) => line.trim()).length;
   return events;
 }
+
+/**
+ * Starts watching the engine's event stream for a container of the task; `next(event)` resolves
+ * with the engine's time (ms) of the first such event. Start watching before acting.
+ */
+export async function watchTaskContainers(taskId: string) {
+  const stream = (await docker.getEvents({
+    filters: { type: ['container'], label: [`${LABELS.taskId}=${taskId}`] },
+  })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+  const seen: Array<{ status: string; time: number }> = [];
+  const waiters: Array<{ status: string; resolve: (time: number) => void }> = [];
+  let buffered = '';
+  stream.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines.filter((l) => l.trim())) {
+      const event = JSON.parse(line) as { status: string; timeNano: number };
+      const entry = { status: event.status, time: event.timeNano / 1e6 };
+      seen.push(entry);
+      for (const waiter of waiters.filter((w) => w.status === entry.status)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(entry.time);
+      }
+    }
+  });
+  return {
+    next(status: string): Promise<number> {
+      const already = seen.find((e) => e.status === status);
+      if (already) return Promise.resolve(already.time);
+      return new Promise((resolve) => waiters.push({ status, resolve }));
+    },
+    close: () => stream.destroy(),
+  };
+}

@@ -41,7 +41,7 @@ export class TestQueue {
   readonly pulse = new PulsePublisher();
   readonly violations: string[] = [];
   /** Every API call served: `service.method status`. */
-  readonly calls: Array<{ method: string; status: number; clientId: string }> = [];
+  readonly calls: Array<{ method: string; status: number; clientId: string; path: string }> = [];
   readonly #server: Server;
   readonly #options: TestQueueOptions;
   rootUrl = '';
@@ -172,7 +172,12 @@ export class TestQueue {
     body: unknown,
     headers: Record<string, string> = {},
   ) {
-    this.calls.push({ method: `${service}.${entry.name}`, status, clientId: caller.clientId });
+    this.calls.push({
+      method: `${service}.${entry.name}`,
+      status,
+      clientId: caller.clientId,
+      path: decodeURIComponent(res.req.url ?? ''),
+    });
     this.#send(res, status, body, headers);
   }
 
