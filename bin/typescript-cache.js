@@ -5,11 +5,13 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import module from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const CACHE_DIR = join(tmpdir(), `dw-host-ts-cache-node${process.versions.node}`);
+// Beside the project's other tool caches; keyed by Node version, as the stripper may change.
+const CACHE_DIR = fileURLToPath(
+  new URL(`../node_modules/.cache/dw-host-ts/node${process.versions.node}/`, import.meta.url),
+);
 
 export function cacheStrippedTypeScript() {
   if (typeof module.registerHooks !== 'function' || typeof module.stripTypeScriptTypes !== 'function') return;

@@ -1,6 +1,6 @@
 // `dw-host [--functions DIR]`: the Taskcluster host. Composes config, the queue, Pulse, the
 // scheduler and the per-task pipeline, and owns the lifecycle: running → draining → stopped.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DockerEngine } from '../adapters/docker/engine.ts';
@@ -54,6 +54,7 @@ export async function runHost(config: HostConfig, functions: StageFunctions): Pr
     credentials,
   });
   const engine = new DockerEngine();
+  const workDir = await cleanLeftovers(engine, config, log);
   let claimedOnce = false;
   const scheduler: Scheduler = new Scheduler({
     capacity: config.DW_CAPACITY,
@@ -94,10 +95,10 @@ export async function runHost(config: HostConfig, functions: StageFunctions): Pr
           runId: claimed.runId,
           queue,
           storage: config.DW_ARTIFACT_STORAGE as StorageType,
-          spoolDir: config.DW_WORK_DIR,
+          spoolDir: workDir,
         }),
         openTaskLog: async (_claimed, resources) => {
-          const dir = await mkdtemp(join(config.DW_WORK_DIR, 'dw-host-log-'));
+          const dir = await mkdtemp(join(workDir, 'log-'));
           resources.defer(`log directory ${dir}`, () => rm(dir, { recursive: true, force: true }));
           return new FileTaskLogSink(join(dir, 'task.log'));
         },
@@ -123,6 +124,7 @@ export async function runHost(config: HostConfig, functions: StageFunctions): Pr
   } catch (error) {
     await pulse?.stop();
     shutdown.dispose();
+    await rm(workDir, { recursive: true, force: true });
     throw new HostStartError(
       `the queue refused the worker credentials (${statusOf(error)}): ${(error as Error).message.split('\n')[0]}`,
     );
@@ -130,9 +132,21 @@ export async function runHost(config: HostConfig, functions: StageFunctions): Pr
   await scheduler.drained();
   await pulse?.stop();
   shutdown.dispose();
+  await rm(workDir, { recursive: true, force: true });
   lifecycle.advance('stopped');
   log.info('dw-host stopped');
   return 0;
+}
+
+/** A host killed mid-task leaves its containers and spooled files; the same worker, started
+ * again, clears them before claiming (their runs were retried by the queue's claim expiry). */
+async function cleanLeftovers(engine: DockerEngine, config: HostConfig, log: OperatorLog): Promise<string> {
+  const workDir = join(config.DW_WORK_DIR, `dw-host-${config.DW_WORKER_ID}`);
+  const containers = await engine.removeContainersOf(config.DW_WORKER_ID);
+  await rm(workDir, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true });
+  if (containers > 0) log.warn({ containers }, 'removed containers left by an earlier run of this worker');
+  return workDir;
 }
 
 function startPulse(url: string, worker: WorkerIdentity, scheduler: Scheduler, log: OperatorLog): PulseListener {

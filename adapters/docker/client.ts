@@ -19,6 +19,8 @@ interface DockerModem {
 export interface DockerClient {
   createContainer(options: Docker.ContainerCreateOptions): Promise<Docker.Container>;
   getImage(name: string): Docker.Image;
+  getContainer(id: string): Docker.Container;
+  listContainers(options: object): Promise<Docker.ContainerInfo[]>;
 }
 
 /**
@@ -46,6 +48,20 @@ export function dockerClient(): DockerClient {
   modem.Promise = Promise; // as the Docker constructor sets it; the classes create their promises with it
   return {
     getImage: (name) => new ImageClass(modem, name),
+    getContainer: (id) => new ContainerClass(modem, id),
+    // As dockerode's Docker.prototype.listContainers.
+    listContainers: (options) =>
+      new Promise((resolve, reject) =>
+        modem.dial(
+          {
+            path: '/containers/json?',
+            method: 'GET',
+            options,
+            statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
+          },
+          (error, data) => (error ? reject(error) : resolve(data as unknown as Docker.ContainerInfo[])),
+        ),
+      ),
     // As dockerode's Docker.prototype.createContainer.
     createContainer: (options) =>
       new Promise((resolve, reject) =>

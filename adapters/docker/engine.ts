@@ -3,6 +3,7 @@
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type Docker from 'dockerode';
+import { LABELS } from '../../functions/container-spec.ts';
 import type { ContainerEngine, ContainerSpec, TaskContainer } from '../../functions/types.ts';
 import { readArchive } from './archive.ts';
 import { type DockerClient, dockerClient } from './client.ts';
@@ -13,6 +14,16 @@ export class DockerEngine implements ContainerEngine {
 
   constructor(docker: DockerClient = dockerClient()) {
     this.#docker = docker;
+  }
+
+  /** Removes every container labelled as this worker's: what a killed predecessor left behind. */
+  async removeContainersOf(workerId: string): Promise<number> {
+    const leftovers = await this.#docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.workerId}=${workerId}`] },
+    });
+    for (const container of leftovers) await this.#docker.getContainer(container.Id).remove({ force: true, v: true });
+    return leftovers.length;
   }
 
   async imageId(name: string): Promise<string | null> {

@@ -46,7 +46,7 @@ export class TaskclusterArtifactStore implements ArtifactStore {
   }
 
   async putFile(name: string, body: Readable, meta: ArtifactMeta): Promise<ArtifactRecord> {
-    const dir = await mkdtemp(join(this.#options.spoolDir, 'dw-host-artifact-'));
+    const dir = await mkdtemp(join(this.#options.spoolDir, 'artifact-'));
     try {
       // The object service has no content-encoding; docker-worker's gzip rule applies to s3 only.
       const gzip = this.#options.storage === 's3' && shouldGzip(name);

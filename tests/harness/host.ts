@@ -23,8 +23,9 @@ export function newPool() {
   return { provisionerId: 'dw-test', workerType, workerPoolId: `dw-test/${workerType}` };
 }
 
+/** `env.DW_WORKER_ID` restarts a given worker; otherwise each host is a new worker. */
 export function startHost(queue: TestQueue, workerPoolId: string, env: NodeJS.ProcessEnv = {}): HostProcess {
-  const workerId = `w-${randomBytes(4).toString('hex')}`;
+  const workerId = env['DW_WORKER_ID'] ?? `w-${randomBytes(4).toString('hex')}`;
   const accessToken = randomBytes(16).toString('hex');
   queue.clients.add(`worker/${workerId}`, {
     accessToken,

@@ -13,23 +13,37 @@ export class PulsePublisher {
   readonly violations: string[] = [];
   published = 0;
 
+  #closed = false;
+
   async connect(store: TaskStore): Promise<void> {
     this.#store = store;
-    this.#connection = await amqplib.connect(AMQP_URL);
-    this.#connection.on('error', () => undefined);
-    this.#channel = await this.#connection.createConfirmChannel();
-    for (const name of ['taskPending', 'taskException']) {
-      await this.#channel.assertExchange(exchangeEntry(name).exchange, 'topic', { durable: true, autoDelete: false });
-    }
-    store.on('pending', (record: TaskRecord, runId: number) => this.#publish('taskPending', record, runId));
-    store.on('exception', (record: TaskRecord, runId: number) => this.#publish('taskException', record, runId));
+    await this.#open();
+    store.on('pending', (record: TaskRecord, runId: number) => void this.#publish('taskPending', record, runId));
+    store.on('exception', (record: TaskRecord, runId: number) => void this.#publish('taskException', record, runId));
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#connection?.close().catch(() => undefined);
   }
 
-  #publish(name: 'taskPending' | 'taskException', record: TaskRecord, runId: number): void {
+  /** (Re)connects; a broker restart in a test must not silence the queue for good. */
+  async #open(): Promise<amqplib.ConfirmChannel> {
+    const connection = await amqplib.connect(AMQP_URL);
+    connection.on('error', () => undefined);
+    connection.on('close', () => {
+      if (this.#connection === connection) this.#channel = null;
+    });
+    const channel = await connection.createConfirmChannel();
+    for (const name of ['taskPending', 'taskException']) {
+      await channel.assertExchange(exchangeEntry(name).exchange, 'topic', { durable: true, autoDelete: false });
+    }
+    this.#connection = connection;
+    this.#channel = channel;
+    return channel;
+  }
+
+  async #publish(name: 'taskPending' | 'taskException', record: TaskRecord, runId: number): Promise<void> {
     const entry = exchangeEntry(name);
     const run = record.runs[runId];
     const d = record.definition;
@@ -54,7 +68,9 @@ export class PulsePublisher {
     const routingKey = entry.routingKey.map((word) => words[word.name] ?? '_').join('.');
     // Best effort, like the real queue: a failed publish never blocks the task.
     try {
-      this.#channel?.publish(entry.exchange, routingKey, Buffer.from(JSON.stringify(message)), {
+      if (this.#closed) return;
+      const channel = this.#channel ?? (await this.#open());
+      channel.publish(entry.exchange, routingKey, Buffer.from(JSON.stringify(message)), {
         persistent: true,
         contentType: 'application/json',
         contentEncoding: 'utf-8',
