@@ -5,13 +5,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
 import taskcluster from 'taskcluster-client';
-import { request } from 'undici';
 import { shouldGzip } from '../../functions/artifacts/compression.ts';
 import type { ArtifactMeta, ArtifactRecord, ArtifactStore, ErrorArtifactReason } from '../../functions/types.ts';
 import type { TaskclusterQueue } from './queue.ts';
@@ -150,16 +151,30 @@ async function putWithRetries(url: string, headers: Record<string, string>, path
   for (let attempt = 1; ; attempt++) {
     let failure: string;
     try {
-      const response = await request(url, { method: 'PUT', headers, body: createReadStream(path) });
-      await response.body.dump();
-      if (response.statusCode < 300) return;
-      failure = `HTTP ${response.statusCode}`;
-      if (response.statusCode < 500) throw new Error(`upload to ${new URL(url).host} refused: ${failure}`);
+      const status = await putFile(url, headers, path);
+      if (status < 300) return;
+      failure = `HTTP ${status}`;
+      if (status < 500) throw new PutRefused(`upload to ${new URL(url).host} refused: ${failure}`);
     } catch (error) {
-      if ((error as Error).message.includes('refused:')) throw error;
+      if (error instanceof PutRefused) throw error;
       failure = (error as Error).message;
     }
     if (attempt >= PUT_ATTEMPTS) throw new Error(`upload failed after ${attempt} attempts: ${failure}`);
     await sleep(2 ** attempt * 100 * (0.75 + Math.random() / 2));
   }
+}
+
+class PutRefused extends Error {}
+
+/** One streamed PUT with node:http(s): ~4 MiB of RSS, where the undici package costs ~28 MiB. */
+function putFile(url: string, headers: Record<string, string>, path: string): Promise<number> {
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method: 'PUT', headers, timeout: 5 * 60_000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0)).on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('PUT timed out'))).on('error', reject);
+    pipeline(createReadStream(path), req).catch(reject);
+  });
 }

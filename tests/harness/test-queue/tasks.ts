@@ -54,6 +54,7 @@ export class TaskStore extends EventEmitter {
 
   constructor(options: TaskStoreOptions) {
     super();
+    this.setMaxListeners(0); // one listener per waiting test or benchmark task is expected
     this.#options = options;
     this.#expiry = setInterval(() => this.#expireClaims(), 100);
   }

@@ -1,0 +1,161 @@
+// The Taskcluster host through the whole pipeline (test queue + RabbitMQ + Docker), side by side
+// with bare `docker run --rm` of the same container, as ratios. Not a test: it prints figures.
+//   node bench/host-pipeline.ts [throughput|pickup|cancel|rss|all] [N=50]
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import taskcluster from 'taskcluster-client';
+import { watchTaskContainers } from '../tests/harness/docker.ts';
+import {
+  adminQueue,
+  type HostProcess,
+  newPool,
+  pulseConnected,
+  started,
+  startHost,
+  taskDefinition,
+} from '../tests/harness/host.ts';
+import { BUSYBOX_IMAGE, ensureTestImages } from '../tests/harness/images.ts';
+import { TestQueue } from '../tests/harness/test-queue/server.ts';
+
+const run = promisify(execFile);
+const which = process.argv[2] ?? 'all';
+const N = Number(process.argv[3] ?? 50);
+const queue = new TestQueue();
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+};
+
+async function withHost<T>(
+  env: NodeJS.ProcessEnv,
+  body: (pool: ReturnType<typeof newPool>, host: HostProcess) => Promise<T>,
+): Promise<T> {
+  const pool = newPool();
+  const host = startHost(queue, pool.workerPoolId, env);
+  await host.waitForRecord(env['DW_PULSE_URL'] === '' ? started : pulseConnected);
+  try {
+    return await body(pool, host);
+  } finally {
+    host.child.kill('SIGTERM');
+    await host.exited;
+  }
+}
+
+/** Seconds to run `count` trivial tasks through the host, all created at once. */
+async function hostSeconds(count: number, capacity: number): Promise<number> {
+  return withHost({ DW_CAPACITY: String(capacity) }, async (pool) => {
+    const admin = adminQueue(queue);
+    const ids = Array.from({ length: count }, () => taskcluster.slugid());
+    const t0 = performance.now();
+    await Promise.all(ids.map((id) => admin.createTask(id, taskDefinition(pool, { command: ['true'] }))));
+    await Promise.all(ids.map((id) => queue.store.waitForRun(id, 0, (r) => r.resolved !== undefined)));
+    return (performance.now() - t0) / 1000;
+  });
+}
+
+/** Seconds for `count` bare `docker run --rm … true`, `parallel` at a time. */
+async function dockerSeconds(count: number, parallel: number): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  const lane = async () => {
+    while (next++ < count) await run('docker', ['run', '--rm', BUSYBOX_IMAGE, 'true']);
+  };
+  await Promise.all(Array.from({ length: parallel }, lane));
+  return (performance.now() - t0) / 1000;
+}
+
+async function throughput(): Promise<void> {
+  for (const capacity of [1, 2]) {
+    const bare = await dockerSeconds(N, capacity);
+    const host = await hostSeconds(N, capacity);
+    console.log(
+      `${N} trivial tasks, capacity ${capacity}: dw-host ${host.toFixed(1)} s, docker run ${bare.toFixed(1)} s; ` +
+        `time ratio ${(host / bare).toFixed(2)}, throughput ratio ${(bare / host).toFixed(2)}`,
+    );
+  }
+}
+
+/** createTask → container started (engine clock), one task at a time on an idle host. */
+async function pickup(): Promise<void> {
+  for (const [label, pulseUrl] of [
+    ['with Pulse', undefined],
+    ['long-poll only', ''],
+  ] as const) {
+    const samples = await withHost(pulseUrl === undefined ? {} : { DW_PULSE_URL: '' }, async (pool) => {
+      const admin = adminQueue(queue);
+      const latencies: number[] = [];
+      for (let i = 0; i < Math.min(N, 20); i++) {
+        const id = taskcluster.slugid();
+        const containers = await watchTaskContainers(id);
+        const t0 = Date.now();
+        await admin.createTask(id, taskDefinition(pool, { command: ['true'] }));
+        latencies.push((await containers.next('start')) - t0);
+        containers.close();
+        await queue.store.waitForRun(id, 0, (r) => r.resolved !== undefined);
+      }
+      return latencies;
+    });
+    console.log(
+      `pickup latency ${label}: p50 ${percentile(samples, 50).toFixed(0)} ms, p95 ${percentile(samples, 95).toFixed(0)} ms (${samples.length} tasks)`,
+    );
+  }
+}
+
+/** cancelTask → container destroyed (engine clock). */
+async function cancel(): Promise<void> {
+  const samples = await withHost({}, async (pool) => {
+    const admin = adminQueue(queue);
+    const latencies: number[] = [];
+    for (let i = 0; i < Math.min(N, 10); i++) {
+      const id = taskcluster.slugid();
+      const containers = await watchTaskContainers(id);
+      await admin.createTask(id, taskDefinition(pool, { command: ['sleep', '600'], maxRunTime: 900 }));
+      await containers.next('start');
+      const t0 = Date.now();
+      await admin.cancelTask(id);
+      latencies.push((await containers.next('destroy')) - t0);
+      containers.close();
+    }
+    return latencies;
+  });
+  console.log(
+    `cancel latency (Pulse): p50 ${percentile(samples, 50).toFixed(0)} ms, max ${Math.max(...samples).toFixed(0)} ms (${samples.length} cancels)`,
+  );
+}
+
+/** Peak RSS of the host while two tasks each print 100 MB and upload a 1 GiB artifact. */
+async function rss(): Promise<void> {
+  await withHost({ DW_CAPACITY: '2', DW_PULSE_URL: '' }, async (pool, host) => {
+    const admin = adminQueue(queue);
+    const script =
+      'head -c 100000000 /dev/zero | tr "\\0" "x" | fold -w 100; dd if=/dev/urandom of=/tmp/big.bin bs=1048576 count=1024 2>/dev/null';
+    const payload = {
+      command: ['/bin/sh', '-c', script],
+      maxRunTime: 900,
+      artifacts: { 'public/big.bin': { type: 'file', path: '/tmp/big.bin' } },
+    };
+    const ids = [taskcluster.slugid(), taskcluster.slugid()];
+    const t0 = performance.now();
+    await Promise.all(ids.map((id) => admin.createTask(id, taskDefinition(pool, payload))));
+    const runs = await Promise.all(ids.map((id) => queue.store.waitForRun(id, 0, (r) => r.resolved !== undefined)));
+    const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${host.child.pid}/status`, 'utf8'))?.[1]);
+    const sizes = ids.map((id) => queue.artifacts.content(id, 0, 'public/big.bin').body?.length ?? 0);
+    console.log(
+      `peak RSS of the host, 2 tasks × (100 MB of output + 1 GiB artifact): ${(peakKiB / 1024).toFixed(0)} MiB ` +
+        `(${runs.map((r) => r.state).join(', ')}; artifacts ${sizes.map((s) => (s / 2 ** 30).toFixed(2)).join(' + ')} GiB; ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+    );
+  });
+}
+
+await ensureTestImages();
+await queue.start();
+console.log(`dw-host pipeline benchmarks (${process.version}); test queue with the real 20 s claimWork long-poll`);
+try {
+  if (which === 'all' || which === 'throughput') await throughput();
+  if (which === 'all' || which === 'pickup') await pickup();
+  if (which === 'all' || which === 'cancel') await cancel();
+  if (which === 'all' || which === 'rss') await rss();
+} finally {
+  await queue.stop();
+}
