@@ -130,3 +130,21 @@ test('SIGTERM: running tasks end as worker-shutdown after the grace period, logs
   const retry = await queue.store.waitForRun(taskId, 1, () => true);
   assert.deepEqual([retry.state, retry.reasonCreated], ['pending', 'retry']);
 });
+
+test('a second SIGTERM aborts running tasks at once, without waiting out the grace period', async () => {
+  const pool = newPool();
+  const h = host(pool.workerPoolId, { DW_SHUTDOWN_GRACE_SECONDS: '600' });
+  await h.waitForRecord(started);
+  const taskId = taskcluster.slugid();
+  const containers = await watchTaskContainers(taskId);
+  await admin.createTask(taskId, taskDefinition(pool, { command: ['/bin/sh', '-c', 'sleep 600'], maxRunTime: 900 }));
+  await containers.next('start');
+  h.child.kill('SIGTERM');
+  await h.waitForRecord((r) => r['msg'] === 'draining');
+  h.child.kill('SIGTERM');
+  const exit = await h.exited;
+  containers.close();
+  assert.equal(exit.code, 0, exit.stderr);
+  const run = await queue.store.waitForRun(taskId, 0, (r) => r.resolved !== undefined);
+  assert.deepEqual([run.state, run.reasonResolved], ['exception', 'worker-shutdown']);
+});
