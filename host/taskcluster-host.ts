@@ -1,22 +1,18 @@
 // `dw-host [--functions DIR]`: the Taskcluster host. Composes config, the queue, Pulse, the
 // scheduler and the per-task pipeline, and owns the lifecycle: running → draining → stopped.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DockerEngine } from '../adapters/docker/engine.ts';
-import { FileTaskLogSink } from '../adapters/local/task-log-file.ts';
 import { PulseListener } from '../adapters/pulse/pulse-listener.ts';
-import { type StorageType, TaskclusterArtifactStore } from '../adapters/taskcluster/artifact-store.ts';
 import { statusOf, TaskCredentialsRegistry } from '../adapters/taskcluster/credentials.ts';
 import { TaskclusterQueue } from '../adapters/taskcluster/queue.ts';
-import { defaultFunctions } from '../functions/index.ts';
-import type { Claimed, StageFunctions, WorkerIdentity } from '../functions/types.ts';
+import type { StageFunctions, WorkerIdentity } from '../functions/types.ts';
 import type { HostConfig } from './config.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { type OperatorLog, operatorLog } from './logger.ts';
-import { processTask } from './pipeline.ts';
-import { keepClaimAlive } from './reclaimer.ts';
 import { Scheduler } from './scheduler.ts';
+import { taskRunner } from './task-runner.ts';
 import { VERSION } from './worker-identity.ts';
 
 export class HostStartError extends Error {
@@ -24,8 +20,66 @@ export class HostStartError extends Error {
 }
 
 export async function runHost(config: HostConfig, functions: StageFunctions): Promise<number> {
+  const worker = workerIdentityOf(config);
+  const log = operatorLog(config.DW_LOG_LEVEL, { workerPoolId: config.DW_WORKER_POOL_ID, workerId: worker.workerId });
+  const credentials = new TaskCredentialsRegistry();
+  const queue = queueOf(config, credentials);
+  const engine = new DockerEngine();
+  const workDir = await cleanLeftovers(engine, config, log);
+  const lifecycle = new Lifecycle();
+  let claimedOnce = false;
+  const scheduler: Scheduler = new Scheduler({
+    capacity: config.DW_CAPACITY,
+    functions,
+    claimContext: { worker, queue, signal: new AbortController().signal },
+    runTask: (claimed, signal) => {
+      claimedOnce = true;
+      return runTask(claimed, signal);
+    },
+    // Refused credentials before any claim are a configuration error; later, a passing failure.
+    onClaimError: (error, trigger) => {
+      const status = statusOf(error);
+      if (!claimedOnce && (status === 401 || status === 403)) return 'fatal';
+      log.warn({ err: error, trigger }, 'claimWork failed; backing off');
+      return 'retry';
+    },
+  });
+  const runTask = taskRunner({
+    config,
+    functions,
+    worker,
+    queue,
+    engine,
+    credentials,
+    workDir,
+    log,
+    abort: (taskId, runId, reason) => scheduler.abort(taskId, runId, reason),
+  });
+  const pulse = config.DW_PULSE_URL ? startPulse(config.DW_PULSE_URL, worker, scheduler, log) : null;
+  if (!pulse)
+    log.info('no DW_PULSE_URL: claiming by claimWork long-poll only; cancellation is noticed at the next reclaim');
+  const shutdown = handleSignals(lifecycle, scheduler, config.DW_SHUTDOWN_GRACE_SECONDS, log);
+  log.info({ capacity: config.DW_CAPACITY, pulse: Boolean(pulse) }, 'dw-host started');
+  try {
+    await scheduler.pollUntilStopped().catch((error: Error) => {
+      throw new HostStartError(
+        `the queue refused the worker credentials (${statusOf(error)}): ${error.message.split('\n')[0]}`,
+      );
+    });
+    await scheduler.drained();
+  } finally {
+    await pulse?.stop();
+    shutdown.dispose();
+    await rm(workDir, { recursive: true, force: true });
+  }
+  lifecycle.advance('stopped');
+  log.info('dw-host stopped');
+  return 0;
+}
+
+function workerIdentityOf(config: HostConfig): WorkerIdentity {
   const [provisionerId = '', workerType = ''] = config.DW_WORKER_POOL_ID.split('/');
-  const worker: WorkerIdentity = {
+  return {
     provisionerId,
     workerType,
     workerGroup: config.DW_WORKER_GROUP,
@@ -37,105 +91,22 @@ export async function runHost(config: HostConfig, functions: StageFunctions): Pr
     ...(config.DW_PUBLIC_IP ? { publicIp: config.DW_PUBLIC_IP } : {}),
     ...(config.DW_WORKER_LOCATION ? { workerLocation: config.DW_WORKER_LOCATION } : {}),
   };
-  const log = operatorLog(config.DW_LOG_LEVEL, { workerPoolId: config.DW_WORKER_POOL_ID, workerId: worker.workerId });
-  const lifecycle = new Lifecycle();
-  const credentials = new TaskCredentialsRegistry();
+}
+
+function queueOf(config: HostConfig, credentials: TaskCredentialsRegistry): TaskclusterQueue {
   const workerCredentials = {
     clientId: config.TASKCLUSTER_CLIENT_ID,
     accessToken: config.TASKCLUSTER_ACCESS_TOKEN,
     ...(config.TASKCLUSTER_CERTIFICATE ? { certificate: config.TASKCLUSTER_CERTIFICATE } : {}),
   };
-  const queue = new TaskclusterQueue({
+  return new TaskclusterQueue({
     rootUrl: config.TASKCLUSTER_ROOT_URL,
     workerCredentials: () => workerCredentials,
     workerPoolId: config.DW_WORKER_POOL_ID,
-    workerGroup: worker.workerGroup,
-    workerId: worker.workerId,
+    workerGroup: config.DW_WORKER_GROUP,
+    workerId: config.DW_WORKER_ID,
     credentials,
   });
-  const engine = new DockerEngine();
-  const workDir = await cleanLeftovers(engine, config, log);
-  let claimedOnce = false;
-  const scheduler: Scheduler = new Scheduler({
-    capacity: config.DW_CAPACITY,
-    functions,
-    claimContext: { worker, queue, signal: new AbortController().signal },
-    runTask: (claimed, signal) => runTask(claimed, signal),
-    onClaimError: (error, trigger) => {
-      const status = statusOf(error);
-      if (!claimedOnce && (status === 401 || status === 403)) return 'fatal';
-      log.warn({ err: error, trigger }, 'claimWork failed; backing off');
-      return 'retry';
-    },
-  });
-
-  const runTask = async (claimed: Claimed, signal: AbortSignal): Promise<void> => {
-    claimedOnce = true;
-    const taskLog = log.child({ taskId: claimed.taskId, runId: claimed.runId });
-    taskLog.info({ stage: 'claim' }, 'claimed task');
-    const keepAlive = keepClaimAlive(claimed.takenUntil ?? new Date().toISOString(), {
-      reclaim: () => queue.reclaim(claimed),
-      onReclaimed: (takenUntil) => taskLog.info({ stage: 'reclaim', takenUntil }, 'reclaimed task'),
-      onError: (error) => taskLog.warn({ stage: 'reclaim', err: error }, 'reclaim failed; retrying'),
-      onLost: (message) => {
-        taskLog.warn({ stage: 'reclaim' }, message);
-        scheduler.abort(claimed.taskId, claimed.runId, { kind: 'claim-lost', message });
-      },
-    });
-    try {
-      const resolution = await processTask(claimed, signal, {
-        functions,
-        defaults: defaultFunctions,
-        worker,
-        queue,
-        engine,
-        artifacts: new TaskclusterArtifactStore({
-          rootUrl: config.TASKCLUSTER_ROOT_URL,
-          taskId: claimed.taskId,
-          runId: claimed.runId,
-          queue,
-          storage: config.DW_ARTIFACT_STORAGE as StorageType,
-          spoolDir: workDir,
-        }),
-        openTaskLog: async (_claimed, resources) => {
-          const dir = await mkdtemp(join(workDir, 'log-'));
-          resources.defer(`log directory ${dir}`, () => rm(dir, { recursive: true, force: true }));
-          return new FileTaskLogSink(join(dir, 'task.log'));
-        },
-        onReleaseFailure: (what, error) => taskLog.error({ err: error }, `releasing ${what} failed`),
-      });
-      taskLog.info({ stage: 'resolve', resolution }, 'task resolved');
-    } catch (error) {
-      // Not reported: the queue's claim expiry will hand the task to a worker again.
-      taskLog.error({ err: error }, 'task could not be resolved');
-    } finally {
-      keepAlive.stop();
-      credentials.delete(claimed.taskId, claimed.runId);
-    }
-  };
-
-  const pulse = config.DW_PULSE_URL ? startPulse(config.DW_PULSE_URL, worker, scheduler, log) : null;
-  if (!pulse)
-    log.info('no DW_PULSE_URL: claiming by claimWork long-poll only; cancellation is noticed at the next reclaim');
-  const shutdown = handleSignals(lifecycle, scheduler, config.DW_SHUTDOWN_GRACE_SECONDS, log);
-  log.info({ capacity: config.DW_CAPACITY, pulse: Boolean(pulse) }, 'dw-host started');
-  try {
-    await scheduler.pollUntilStopped();
-  } catch (error) {
-    await pulse?.stop();
-    shutdown.dispose();
-    await rm(workDir, { recursive: true, force: true });
-    throw new HostStartError(
-      `the queue refused the worker credentials (${statusOf(error)}): ${(error as Error).message.split('\n')[0]}`,
-    );
-  }
-  await scheduler.drained();
-  await pulse?.stop();
-  shutdown.dispose();
-  await rm(workDir, { recursive: true, force: true });
-  lifecycle.advance('stopped');
-  log.info('dw-host stopped');
-  return 0;
 }
 
 /** A host killed mid-task leaves its containers and spooled files; the same worker, started

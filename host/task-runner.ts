@@ -1,0 +1,78 @@
+// One claimed task on the Taskcluster host: keep its claim alive while the pipeline runs it with
+// the run's own credentials, spool files under the host's work directory, and log the outcome.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DockerEngine } from '../adapters/docker/engine.ts';
+import { FileTaskLogSink } from '../adapters/local/task-log-file.ts';
+import { type StorageType, TaskclusterArtifactStore } from '../adapters/taskcluster/artifact-store.ts';
+import type { TaskCredentialsRegistry } from '../adapters/taskcluster/credentials.ts';
+import type { TaskclusterQueue } from '../adapters/taskcluster/queue.ts';
+import { defaultFunctions } from '../functions/index.ts';
+import type { Claimed, StageFunctions, TaskAbortReason, WorkerIdentity } from '../functions/types.ts';
+import type { HostConfig } from './config.ts';
+import type { OperatorLog } from './logger.ts';
+import { type PipelineDeps, processTask } from './pipeline.ts';
+import { keepClaimAlive } from './reclaimer.ts';
+
+export interface TaskRunnerDeps {
+  readonly config: HostConfig;
+  readonly functions: StageFunctions;
+  readonly worker: WorkerIdentity;
+  readonly queue: TaskclusterQueue;
+  readonly engine: DockerEngine;
+  readonly credentials: TaskCredentialsRegistry;
+  readonly workDir: string;
+  readonly log: OperatorLog;
+  abort(taskId: string, runId: number, reason: TaskAbortReason): void;
+}
+
+export function taskRunner(deps: TaskRunnerDeps): (claimed: Claimed, signal: AbortSignal) => Promise<void> {
+  return async (claimed, signal) => {
+    const log = deps.log.child({ taskId: claimed.taskId, runId: claimed.runId });
+    log.info({ stage: 'claim' }, 'claimed task');
+    const keepAlive = keepClaimAlive(claimed.takenUntil ?? new Date().toISOString(), {
+      reclaim: () => deps.queue.reclaim(claimed),
+      onReclaimed: (takenUntil) => log.info({ stage: 'reclaim', takenUntil }, 'reclaimed task'),
+      onError: (error) => log.warn({ stage: 'reclaim', err: error }, 'reclaim failed; retrying'),
+      onLost: (message) => {
+        log.warn({ stage: 'reclaim' }, message);
+        deps.abort(claimed.taskId, claimed.runId, { kind: 'claim-lost', message });
+      },
+    });
+    try {
+      const resolution = await processTask(claimed, signal, pipelineDeps(claimed, deps, log));
+      log.info({ stage: 'resolve', resolution }, 'task resolved');
+    } catch (error) {
+      // Not reported: the queue's claim expiry will hand the task to a worker again.
+      log.error({ err: error }, 'task could not be resolved');
+    } finally {
+      keepAlive.stop();
+      deps.credentials.delete(claimed.taskId, claimed.runId);
+    }
+  };
+}
+
+function pipelineDeps(claimed: Claimed, deps: TaskRunnerDeps, log: OperatorLog): PipelineDeps {
+  const { config, workDir } = deps;
+  return {
+    functions: deps.functions,
+    defaults: defaultFunctions,
+    worker: deps.worker,
+    queue: deps.queue,
+    engine: deps.engine,
+    artifacts: new TaskclusterArtifactStore({
+      rootUrl: config.TASKCLUSTER_ROOT_URL,
+      taskId: claimed.taskId,
+      runId: claimed.runId,
+      queue: deps.queue,
+      storage: config.DW_ARTIFACT_STORAGE as StorageType,
+      spoolDir: workDir,
+    }),
+    openTaskLog: async (_claimed, resources) => {
+      const dir = await mkdtemp(join(workDir, 'log-'));
+      resources.defer(`log directory ${dir}`, () => rm(dir, { recursive: true, force: true }));
+      return new FileTaskLogSink(join(dir, 'task.log'));
+    },
+    onReleaseFailure: (what, error) => log.error({ err: error }, `releasing ${what} failed`),
+  };
+}
