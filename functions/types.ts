@@ -207,6 +207,8 @@ export interface TaskContext {
   /** Aborted with a TaskAbort whose `reason` says why (cancel, claim lost, shutdown). */
   readonly signal: AbortSignal;
   readonly resources: ResourceScope;
+  /** The operator's log (not the task's): for what the task log can no longer say. */
+  readonly warn: (message: string) => void;
   readonly now: () => number;
   /** The built-in functions, so a pool's function can wrap one: `(input, ctx) => ctx.defaults.run(input, ctx)`. */
   readonly defaults: StageFunctions;

@@ -51,7 +51,7 @@ async function uploadTaskLog(
     return { records: [backing, live], failed: false };
   } catch (error) {
     // The log is closed by now: the operator log is the only place left to say this.
-    console.error(`dw-host: uploading the task log of ${result.claimed.taskId} failed: ${messageOf(error)}`);
+    ctx.warn(`uploading the task log of ${result.claimed.taskId} failed: ${messageOf(error)}`);
     return { records: [], failed: true };
   }
 }

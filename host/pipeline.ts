@@ -27,6 +27,7 @@ export interface PipelineDeps {
   /** Opens the task's log; what it creates is registered on `resources`. */
   openTaskLog(claimed: Claimed, resources: ResourceScope): Promise<TaskLogSink>;
   readonly now?: () => number;
+  readonly warn: (message: string) => void;
   readonly onReleaseFailure?: (what: string, error: unknown) => void;
 }
 
@@ -49,6 +50,7 @@ export async function processTask(claimed: Claimed, signal: AbortSignal, deps: P
       log,
       signal,
       resources,
+      warn: deps.warn,
       now: deps.now ?? Date.now,
       defaults: deps.defaults,
     };

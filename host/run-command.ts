@@ -56,6 +56,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
           resources.defer(`log directory ${dir}`, () => rm(dir, { recursive: true, force: true }));
           return new FileTaskLogSink(join(dir, 'task.log'), io.stdout);
         },
+        warn: (message) => io.stderr.write(`dw-host: ${message}\n`),
         onReleaseFailure: (what, error) => io.stderr.write(`dw-host: releasing ${what} failed: ${String(error)}\n`),
       });
     }

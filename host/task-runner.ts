@@ -73,6 +73,7 @@ function pipelineDeps(claimed: Claimed, deps: TaskRunnerDeps, log: OperatorLog):
       resources.defer(`log directory ${dir}`, () => rm(dir, { recursive: true, force: true }));
       return new FileTaskLogSink(join(dir, 'task.log'));
     },
+    warn: (message) => log.warn({ stage: 'upload' }, message),
     onReleaseFailure: (what, error) => log.error({ err: error }, `releasing ${what} failed`),
   };
 }

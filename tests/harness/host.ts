@@ -1,8 +1,10 @@
 // Runs the real `dw-host` (Taskcluster host mode) against a TestQueue, as an operator would.
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import taskcluster from 'taskcluster-client';
 import { DW_HOST } from './cli.ts';
+import { watchTaskContainers } from './docker.ts';
 import { BUSYBOX_IMAGE } from './images.ts';
 import type { TestQueue } from './test-queue/server.ts';
 
@@ -121,4 +123,29 @@ export function taskDefinition(
     },
     ...extra,
   };
+}
+
+/** Creates a task and resolves once its container has started (engine events, no polling). */
+export async function startedTask(
+  admin: ReturnType<typeof adminQueue>,
+  pool: { provisionerId: string; workerType: string },
+  payload: object,
+) {
+  const taskId = taskcluster.slugid();
+  const containers = await watchTaskContainers(taskId);
+  await admin.createTask(taskId, taskDefinition(pool, { maxRunTime: 900, ...payload }));
+  await containers.next('start');
+  return { taskId, containers };
+}
+
+/** Stops every host still running (SIGTERM): each must exit 0 (hosts that already exited were
+ * checked by their own tests). Then the queue must have seen no schema violation at all. */
+export async function stopAll(queue: TestQueue, hosts: readonly HostProcess[]): Promise<void> {
+  const running = hosts.filter((host) => host.child.exitCode === null && host.child.signalCode === null);
+  for (const host of running) host.child.kill('SIGTERM');
+  const exits = await Promise.all(running.map((h) => h.exited));
+  await Promise.all(hosts.map((h) => h.exited));
+  await queue.stop();
+  for (const exit of exits) assert.equal(exit.code, 0, exit.stderr);
+  assert.deepEqual(queue.allViolations(), [], 'every request, response and message matched the schemas');
 }

@@ -3,8 +3,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import taskcluster from 'taskcluster-client';
-import { containersOfTask, watchTaskContainers } from '../harness/docker.ts';
-import { adminQueue, newPool, pulseConnected, started, startHost, taskDefinition } from '../harness/host.ts';
+import { containersOfTask } from '../harness/docker.ts';
+import {
+  adminQueue,
+  newPool,
+  pulseConnected,
+  started,
+  startedTask,
+  startHost,
+  stopAll,
+  taskDefinition,
+} from '../harness/host.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
 
 // A short claim (3 s) makes reclaims happen within the test; the long-poll is shortened so that
@@ -22,24 +31,13 @@ before(async () => {
   await Promise.all([hosts[0]?.waitForRecord(pulseConnected), hosts[1]?.waitForRecord(started)]);
 });
 
-after(async () => {
-  for (const host of hosts) host.child.kill('SIGTERM');
-  const exits = await Promise.all(hosts.map((h) => h.exited));
-  await queue.stop();
-  for (const exit of exits) assert.equal(exit.code, 0, exit.stderr);
-  assert.deepEqual(queue.allViolations(), []);
-});
+after(() => stopAll(queue, hosts));
 
 const hostCallsFor = (taskId: string, method: RegExp) =>
   queue.calls.filter((c) => c.path.includes(taskId) && method.test(c.method) && !c.clientId.startsWith('test-admin'));
 
-async function startLongTask(pool: { provisionerId: string; workerType: string }) {
-  const taskId = taskcluster.slugid();
-  const containers = await watchTaskContainers(taskId);
-  await admin.createTask(taskId, taskDefinition(pool, { command: ['/bin/sh', '-c', 'sleep 600'], maxRunTime: 900 }));
-  await containers.next('start');
-  return { taskId, containers };
-}
+const startLongTask = (pool: { provisionerId: string; workerType: string }) =>
+  startedTask(admin, pool, { command: ['/bin/sh', '-c', 'sleep 600'] });
 
 test('cancelTask: the container is gone within a second (Pulse), and the run is not reported', async () => {
   const { taskId, containers } = await startLongTask(withPulse);

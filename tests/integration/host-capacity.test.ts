@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import taskcluster from 'taskcluster-client';
-import { adminQueue, newPool, pulseConnected, startHost, taskDefinition } from '../harness/host.ts';
+import { adminQueue, newPool, pulseConnected, startHost, stopAll, taskDefinition } from '../harness/host.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
 import type { Run } from '../harness/test-queue/tasks.ts';
 
@@ -16,13 +16,7 @@ before(async () => {
   admin = adminQueue(queue);
 });
 
-after(async () => {
-  for (const host of hosts) host.child.kill('SIGTERM');
-  const exits = await Promise.all(hosts.map((h) => h.exited));
-  await queue.stop();
-  for (const exit of exits) assert.equal(exit.code, 0, exit.stderr);
-  assert.deepEqual(queue.allViolations(), []);
-});
+after(() => stopAll(queue, hosts));
 
 async function runAll(
   pool: ReturnType<typeof newPool>,

@@ -7,8 +7,17 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import taskcluster from 'taskcluster-client';
 import { LABELS } from '../../functions/container-spec.ts';
-import { docker, watchTaskContainers } from '../harness/docker.ts';
-import { adminQueue, newPool, pulseConnected, started, startHost, taskDefinition } from '../harness/host.ts';
+import { docker } from '../harness/docker.ts';
+import {
+  adminQueue,
+  newPool,
+  pulseConnected,
+  started,
+  startedTask,
+  startHost,
+  stopAll,
+  taskDefinition,
+} from '../harness/host.ts';
 import { startRabbit, stopRabbit } from '../harness/rabbitmq.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
 
@@ -29,10 +38,7 @@ before(async () => {
 
 after(async () => {
   startRabbit();
-  for (const h of hosts) if (h.child.exitCode === null && h.child.signalCode === null) h.child.kill('SIGTERM');
-  await Promise.all(hosts.map((h) => h.exited));
-  await queue.stop();
-  assert.deepEqual(queue.allViolations(), []);
+  await stopAll(queue, hosts);
 });
 
 test('bad host credentials: a clear one-line start-up error, exit 1', async () => {
@@ -54,10 +60,7 @@ test('RabbitMQ stopped: tasks are still picked up by the long-poll; restarted: P
   assert.equal((await queue.store.waitForRun(taskId, 0, (r) => r.resolved !== undefined)).state, 'completed');
   startRabbit();
   await h.waitForRecord((r) => r['msg'] === 'pulse connected' && h.records.filter(pulseConnected).length >= 2);
-  const longTask = taskcluster.slugid();
-  const containers = await watchTaskContainers(longTask);
-  await admin.createTask(longTask, taskDefinition(pool, { command: ['/bin/sh', '-c', 'sleep 600'], maxRunTime: 900 }));
-  await containers.next('start');
+  const { taskId: longTask, containers } = await startedTask(admin, pool, { command: ['/bin/sh', '-c', 'sleep 600'] });
   const canceledAt = Date.now();
   await admin.cancelTask(longTask);
   const destroyedAt = await containers.next('destroy');
@@ -72,12 +75,9 @@ test('a host SIGKILLed mid-task: the claim expires and the retry completes on an
   const pool = newPool();
   const doomed = host(pool.workerPoolId);
   await doomed.waitForRecord(started);
-  const taskId = taskcluster.slugid();
-  const containers = await watchTaskContainers(taskId);
   // Run 0 would sleep forever; the retry (RUN_ID 1) finishes at once.
   const script = 'if [ "$RUN_ID" = 0 ]; then sleep 600; fi; echo run $RUN_ID done';
-  await admin.createTask(taskId, taskDefinition(pool, { command: ['/bin/sh', '-c', script], maxRunTime: 900 }));
-  await containers.next('start');
+  const { taskId, containers } = await startedTask(admin, pool, { command: ['/bin/sh', '-c', script] });
   doomed.child.kill('SIGKILL');
   await doomed.exited;
   containers.close();
@@ -111,13 +111,9 @@ test('SIGTERM: running tasks end as worker-shutdown after the grace period, logs
   const pool = newPool();
   const h = host(pool.workerPoolId, { DW_SHUTDOWN_GRACE_SECONDS: '1' });
   await h.waitForRecord(started);
-  const taskId = taskcluster.slugid();
-  const containers = await watchTaskContainers(taskId);
-  await admin.createTask(
-    taskId,
-    taskDefinition(pool, { command: ['/bin/sh', '-c', 'echo working; sleep 600'], maxRunTime: 900 }),
-  );
-  await containers.next('start');
+  const { taskId, containers } = await startedTask(admin, pool, {
+    command: ['/bin/sh', '-c', 'echo working; sleep 600'],
+  });
   h.child.kill('SIGTERM');
   const exit = await h.exited;
   containers.close();
@@ -135,10 +131,7 @@ test('a second SIGTERM aborts running tasks at once, without waiting out the gra
   const pool = newPool();
   const h = host(pool.workerPoolId, { DW_SHUTDOWN_GRACE_SECONDS: '600' });
   await h.waitForRecord(started);
-  const taskId = taskcluster.slugid();
-  const containers = await watchTaskContainers(taskId);
-  await admin.createTask(taskId, taskDefinition(pool, { command: ['/bin/sh', '-c', 'sleep 600'], maxRunTime: 900 }));
-  await containers.next('start');
+  const { taskId, containers } = await startedTask(admin, pool, { command: ['/bin/sh', '-c', 'sleep 600'] });
   h.child.kill('SIGTERM');
   await h.waitForRecord((r) => r['msg'] === 'draining');
   h.child.kill('SIGTERM');
