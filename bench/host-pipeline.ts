@@ -3,6 +3,7 @@
 //   node bench/host-pipeline.ts [throughput|pickup|cancel|rss|all] [N=50]
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import taskcluster from 'taskcluster-client';
 import { watchTaskContainers } from '../tests/harness/docker.ts';
@@ -76,7 +77,9 @@ async function throughput(): Promise<void> {
   }
 }
 
-/** createTask → container started (engine clock), one task at a time on an idle host. */
+/** createTask → container started (engine clock), one task at a time on an idle host. Tasks
+ * arrive 0–2 s after the previous one ends: arrivals are random relative to the host's long-poll,
+ * as in production (creating each at once would line it up with the queue's first check). */
 async function pickup(): Promise<void> {
   for (const [label, pulseUrl] of [
     ['with Pulse', undefined],
@@ -88,6 +91,7 @@ async function pickup(): Promise<void> {
       for (let i = 0; i < Math.min(N, 20); i++) {
         const id = taskcluster.slugid();
         const containers = await watchTaskContainers(id);
+        await sleep(Math.random() * 2000);
         const t0 = Date.now();
         await admin.createTask(id, taskDefinition(pool, { command: ['true'] }));
         latencies.push((await containers.next('start')) - t0);

@@ -44,6 +44,10 @@ export const CONFIG_SPEC = {
     default: '',
     desc: 'amqp[s]://user:password@host:port/vhost; empty: claimWork long-poll only',
   }),
+  DW_PULSE_SAFETY_POLL_SECONDS: num({
+    default: 30,
+    desc: 'with Pulse connected, how often a claimWork long-poll runs anyway, for lost messages',
+  }),
   DW_ARTIFACT_STORAGE: str({ choices: ['object', 's3'], default: 'object', desc: 'artifact storage type' }),
   DW_SHUTDOWN_GRACE_SECONDS: num({
     default: 300,

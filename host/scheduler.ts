@@ -1,6 +1,11 @@
 // Capacity and claiming. A slot is reserved before claimWork is called, so the host never holds
-// more tasks than slots; p-queue runs the claimed tasks with concurrency = capacity. A claimWork
-// long-poll runs for the free slots; a Pulse hint claims at once for slots no claim holds.
+// more tasks than slots; p-queue runs the claimed tasks with concurrency = capacity.
+//
+// When to claim: a claimWork on an empty queue holds its slots for up to 20 s, and aborting it
+// could lose a task claimed at that instant. So while Pulse is healthy, slots are left free for
+// hints (which claim at once), a freed slot claims at once only if hints were missed while all
+// slots were busy, and a safety long-poll runs every `safetyPollMs` in case a message was lost.
+// Without Pulse, the long-poll runs continuously.
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { TaskAbort } from '../functions/abort.ts';
@@ -12,6 +17,9 @@ export interface SchedulerDeps {
   readonly claimContext: ClaimContext;
   runTask(claimed: Claimed, signal: AbortSignal): Promise<void>;
   onClaimError(error: unknown, trigger: string): 'retry' | 'fatal';
+  /** Whether Pulse is connected, so hints can be relied on. */
+  pulseHealthy(): boolean;
+  readonly safetyPollMs: number;
 }
 
 export class Scheduler {
@@ -23,6 +31,13 @@ export class Scheduler {
   #accepting = true;
   #wake: () => void = () => undefined;
   #failures = 0;
+  /** Hints that found no free slot: tasks probably still pending. Each claimed task pays one off;
+   * a claim that comes back short (the queue had no more) clears them. */
+  #missedHints = 0;
+  /** Counts all hints, so a claim can tell whether one arrived while it was in flight. */
+  #hints = 0;
+  /** Never, at start: the first claim happens at once, whatever Pulse says. */
+  #lastClaimEnded = Number.NEGATIVE_INFINITY;
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
@@ -40,14 +55,26 @@ export class Scheduler {
   /** The long-poll loop; returns when claiming stops, throws on a fatal claim error. */
   async pollUntilStopped(): Promise<void> {
     while (this.#accepting) {
-      if (this.free > 0) await this.claim('long-poll');
-      else await new Promise<void>((resolve) => (this.#wake = resolve));
+      const delay = this.free > 0 ? this.#pollDelay() : Number.POSITIVE_INFINITY;
+      if (delay === 0) {
+        await this.claim('long-poll');
+      } else {
+        await this.#sleepUntilWoken(delay);
+      }
     }
   }
 
-  /** A Pulse hint: claim now for slots that no claim holds. */
+  /** A Pulse hint: claim now for slots that no claim holds, or remember it for the next free slot. */
   hint(): void {
-    if (this.#accepting && this.free > 0) this.claim('pulse').catch(() => undefined);
+    this.#hints += 1;
+    if (!this.#accepting) return;
+    if (this.free > 0) this.claim('pulse').catch(() => undefined);
+    else this.#missedHints += 1;
+  }
+
+  /** Something changed that may change when to poll (Pulse connected or lost). */
+  wake(): void {
+    this.#wake();
   }
 
   stopClaiming(): void {
@@ -77,9 +104,11 @@ export class Scheduler {
     if (slots <= 0) return;
     this.#reserved += slots;
     this.#claiming += 1;
+    const hintsBefore = this.#hints;
     try {
       const claims = await this.#deps.functions.claim({ capacity: slots }, this.#deps.claimContext);
       this.#failures = 0;
+      this.#settleMissedHints(claims.length, slots, this.#hints !== hintsBefore);
       for (const claimed of claims) this.#start(claimed);
     } catch (error) {
       if (this.#deps.onClaimError(error, trigger) === 'fatal') throw error;
@@ -88,7 +117,31 @@ export class Scheduler {
     } finally {
       this.#reserved -= slots;
       this.#claiming -= 1;
+      this.#lastClaimEnded = Date.now();
+      // Slots this claim held may be free again, and hints may have been missed meanwhile.
+      this.#wake();
     }
+  }
+
+  #settleMissedHints(claimed: number, asked: number, hintedMeanwhile: boolean): void {
+    if (claimed >= asked) this.#missedHints = Math.max(0, this.#missedHints - claimed);
+    // Short: nothing more was pending when the queue last looked, unless a hint came since.
+    else this.#missedHints = hintedMeanwhile ? 1 : 0;
+  }
+
+  /** 0: poll now; otherwise how long until the safety poll is due. */
+  #pollDelay(): number {
+    if (!this.#deps.pulseHealthy() || this.#missedHints > 0) return 0;
+    return Math.max(0, this.#lastClaimEnded + this.#deps.safetyPollMs - Date.now());
+  }
+
+  async #sleepUntilWoken(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      if (Number.isFinite(ms)) timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
   }
 
   #start(claimed: Claimed): void {

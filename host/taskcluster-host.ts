@@ -28,10 +28,13 @@ export async function runHost(config: HostConfig, functions: StageFunctions): Pr
   const workDir = await cleanLeftovers(engine, config, log);
   const lifecycle = new Lifecycle();
   let claimedOnce = false;
+  let pulse: PulseListener | null = null;
   const scheduler: Scheduler = new Scheduler({
     capacity: config.DW_CAPACITY,
     functions,
     claimContext: { worker, queue, signal: new AbortController().signal },
+    pulseHealthy: () => pulse?.connected ?? false,
+    safetyPollMs: config.DW_PULSE_SAFETY_POLL_SECONDS * 1000,
     runTask: (claimed, signal) => {
       claimedOnce = true;
       return runTask(claimed, signal);
@@ -55,7 +58,8 @@ export async function runHost(config: HostConfig, functions: StageFunctions): Pr
     log,
     abort: (taskId, runId, reason) => scheduler.abort(taskId, runId, reason),
   });
-  const pulse = config.DW_PULSE_URL ? startPulse(config.DW_PULSE_URL, worker, scheduler, log) : null;
+  // Declared before the scheduler reads it (pulseHealthy), started once the scheduler exists.
+  pulse = config.DW_PULSE_URL ? startPulse(config.DW_PULSE_URL, worker, scheduler, log) : null;
   if (!pulse)
     log.info('no DW_PULSE_URL: claiming by claimWork long-poll only; cancellation is noticed at the next reclaim');
   const shutdown = handleSignals(lifecycle, scheduler, config.DW_SHUTDOWN_GRACE_SECONDS, log);
@@ -129,10 +133,11 @@ function startPulse(url: string, worker: WorkerIdentity, scheduler: Scheduler, l
       if (scheduler.abort(taskId, runId, kind))
         log.info({ taskId, runId, reason }, 'run resolved by the queue; stopping it');
     },
-    onConnectionChange: (connected, error) =>
-      connected
-        ? log.info('pulse connected')
-        : log.warn({ err: error }, 'pulse disconnected; reconnecting, long-poll continues'),
+    onConnectionChange: (connected, error) => {
+      if (connected) log.info('pulse connected');
+      else log.warn({ err: error }, 'pulse disconnected; reconnecting, long-poll continues');
+      scheduler.wake();
+    },
   });
   pulse.start();
   return pulse;

@@ -1,0 +1,152 @@
+// The claiming policy, with a scripted claim function: when the scheduler claims, for how many
+// slots, and that it never holds more tasks than slots.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultFunctions } from '../../functions/index.ts';
+import type { Claimed } from '../../functions/types.ts';
+import { Scheduler } from '../../host/scheduler.ts';
+
+interface PendingClaim {
+  capacity: number;
+  resolve(claims: Claimed[]): void;
+}
+
+function harness(options: { capacity: number; pulse: boolean }) {
+  const claims: PendingClaim[] = [];
+  const finishers = new Map<string, () => void>();
+  let running = 0;
+  let mostRunning = 0;
+  let pulse = options.pulse;
+  const scheduler = new Scheduler({
+    capacity: options.capacity,
+    functions: {
+      ...defaultFunctions,
+      claim: (input) => new Promise((resolve) => claims.push({ capacity: input.capacity, resolve: (c) => resolve(c) })),
+    },
+    claimContext: {} as never,
+    pulseHealthy: () => pulse,
+    safetyPollMs: 30_000,
+    onClaimError: () => 'retry',
+    runTask: (claimed) =>
+      new Promise<void>((resolve) => {
+        running += 1;
+        mostRunning = Math.max(mostRunning, running);
+        finishers.set(claimed.taskId, () => {
+          running -= 1;
+          resolve();
+        });
+      }),
+  });
+  const task = (taskId: string): Claimed => ({ taskId, runId: 0, task: {} as never });
+  return {
+    scheduler,
+    claims,
+    task,
+    finish: (taskId: string) => finishers.get(taskId)?.(),
+    setPulse: (healthy: boolean) => {
+      pulse = healthy;
+      scheduler.wake();
+    },
+    get mostRunning() {
+      return mostRunning;
+    },
+  };
+}
+
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+test('without Pulse the long-poll runs continuously, always for the free slots', async () => {
+  const h = harness({ capacity: 2, pulse: false });
+  const loop = h.scheduler.pollUntilStopped();
+  await settle();
+  assert.deepEqual(
+    h.claims.map((c) => c.capacity),
+    [2],
+  );
+  h.claims[0]?.resolve([h.task('a')]);
+  await settle();
+  assert.deepEqual(
+    h.claims.map((c) => c.capacity),
+    [2, 1],
+    'next poll asks only for the slot left',
+  );
+  h.claims[1]?.resolve([]);
+  await settle();
+  assert.equal(h.claims.length, 3, 'an empty long-poll is followed by another at once');
+  h.scheduler.stopClaiming();
+  h.claims[2]?.resolve([]);
+  h.finish('a');
+  await loop;
+});
+
+test('with Pulse: after an empty claim, slots stay free for hints, which claim at once', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  const h = harness({ capacity: 1, pulse: true });
+  const loop = h.scheduler.pollUntilStopped();
+  await settle();
+  h.claims[0]?.resolve([]); // the start-up claim
+  await settle();
+  assert.equal(h.claims.length, 1, 'no long-poll holds the slot');
+  h.scheduler.hint();
+  await settle();
+  assert.deepEqual(
+    h.claims.map((c) => c.capacity),
+    [1, 1],
+  );
+  h.claims[1]?.resolve([h.task('a')]);
+  await settle();
+  h.scheduler.hint(); // all slots busy: remembered
+  h.finish('a');
+  await settle();
+  assert.equal(h.claims.length, 3, 'a missed hint claims as soon as a slot frees');
+  h.claims[2]?.resolve([]);
+  await settle();
+  t.mock.timers.tick(29_999);
+  await settle();
+  assert.equal(h.claims.length, 3);
+  t.mock.timers.tick(1);
+  await settle();
+  assert.equal(h.claims.length, 4, 'the safety long-poll runs after 30 s without a claim');
+  h.scheduler.stopClaiming();
+  h.claims[3]?.resolve([]);
+  await loop;
+});
+
+test('Pulse lost: the scheduler falls back to the continuous long-poll at once', async () => {
+  const h = harness({ capacity: 1, pulse: true });
+  const loop = h.scheduler.pollUntilStopped();
+  await settle();
+  h.claims[0]?.resolve([]);
+  await settle();
+  assert.equal(h.claims.length, 1);
+  h.setPulse(false);
+  await settle();
+  assert.equal(h.claims.length, 2);
+  h.scheduler.stopClaiming();
+  h.claims[1]?.resolve([]);
+  await loop;
+});
+
+test('never more tasks than slots, however hints and polls interleave', async () => {
+  const h = harness({ capacity: 2, pulse: true });
+  const loop = h.scheduler.pollUntilStopped();
+  await settle();
+  for (let i = 0; i < 5; i++) h.scheduler.hint();
+  await settle();
+  const asked = h.claims.reduce((sum, c) => sum + c.capacity, 0);
+  assert.equal(asked, 2, 'claims in flight never ask for more than the free slots');
+  h.claims[0]?.resolve([h.task('a'), h.task('b')]);
+  await settle();
+  h.finish('a');
+  await settle();
+  assert.equal(h.claims.at(-1)?.capacity, 1, 'missed hints claim the freed slot');
+  h.claims.at(-1)?.resolve([h.task('c')]);
+  await settle();
+  assert.equal(h.mostRunning, 2);
+  h.scheduler.stopClaiming();
+  for (const id of ['b', 'c']) h.finish(id);
+  await loop;
+  await h.scheduler.drained();
+});
