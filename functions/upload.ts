@@ -46,8 +46,11 @@ async function uploadTaskLog(
   const backingName = backingLogName(liveName);
   const meta = { contentType: LOG_CONTENT_TYPE, expires: result.claimed.task.expires, contentLength: finished.size };
   try {
-    const backing = await ctx.artifacts.putFile(backingName, finished.open(), meta);
-    const live = await ctx.artifacts.putLink(liveName, backingName, meta);
+    // A link's target need not exist yet: both go out together.
+    const [backing, live] = await Promise.all([
+      ctx.artifacts.putFile(backingName, finished.open(), meta),
+      ctx.artifacts.putLink(liveName, backingName, meta),
+    ]);
     return { records: [backing, live], failed: false };
   } catch (error) {
     // The log is closed by now: the operator log is the only place left to say this.
