@@ -27,7 +27,7 @@ export class Scheduler {
   readonly #tasks: PQueue;
   readonly #running = new Map<string, AbortController>();
   #reserved = 0;
-  #claiming = 0;
+  readonly #claimsInFlight = new Set<Promise<void>>();
   #accepting = true;
   #wake: () => void = () => undefined;
   #failures = 0;
@@ -92,18 +92,24 @@ export class Scheduler {
     for (const controller of this.#running.values()) controller.abort(new TaskAbort(reason));
   }
 
-  /** Resolves when no task runs and no claim is in flight. */
+  /** Resolves when no task runs and no claim is in flight (a claim may still start tasks). */
   async drained(): Promise<void> {
-    while (this.#claiming > 0 || this.#tasks.pending + this.#tasks.size > 0) {
-      await Promise.race([this.#tasks.onIdle(), sleep(100)]);
+    while (this.#claimsInFlight.size > 0 || this.#tasks.pending + this.#tasks.size > 0) {
+      await Promise.allSettled(this.#claimsInFlight);
+      await this.#tasks.onIdle();
     }
   }
 
-  async claim(trigger: string): Promise<void> {
+  claim(trigger: string): Promise<void> {
     const slots = this.free;
-    if (slots <= 0) return;
+    if (slots <= 0) return Promise.resolve();
+    const claiming = this.#claim(slots, trigger).finally(() => this.#claimsInFlight.delete(claiming));
+    this.#claimsInFlight.add(claiming);
+    return claiming;
+  }
+
+  async #claim(slots: number, trigger: string): Promise<void> {
     this.#reserved += slots;
-    this.#claiming += 1;
     const hintsBefore = this.#hints;
     try {
       const claims = await this.#deps.functions.claim({ capacity: slots }, this.#deps.claimContext);
@@ -116,7 +122,6 @@ export class Scheduler {
       await sleep(Math.min(30_000, 500 * 2 ** this.#failures));
     } finally {
       this.#reserved -= slots;
-      this.#claiming -= 1;
       this.#lastClaimEnded = Date.now();
       // Slots this claim held may be free again, and hints may have been missed meanwhile.
       this.#wake();

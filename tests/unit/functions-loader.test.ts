@@ -37,3 +37,9 @@ test('a directory with no stage module, or no directory at all, is refused', asy
   await assert.rejects(loadFunctions(fixture('empty')), /no claim\/run\/upload\/resolve module found/);
   await assert.rejects(loadFunctions(fixture('does-not-exist')), /not a directory/);
 });
+
+test('the README example examples/functions loads: its own run, the built-in rest', async () => {
+  const functions = await loadFunctions(new URL('../../examples/functions', import.meta.url).pathname);
+  assert.notEqual(functions.run, defaultFunctions.run);
+  assert.equal(functions.upload, defaultFunctions.upload);
+});
