@@ -1,7 +1,7 @@
 // Keeps a claim alive: reclaims at half the time left before takenUntil (room for clock skew and
 // retries), retries transient failures until the claim would expire, and reports the claim as
 // lost on a 409/404 (canceled, deadline, expired) or when time runs out.
-import { statusOf } from '../adapters/taskcluster/credentials.ts';
+import { statusOf } from '../functions/errors.ts';
 
 export interface ReclaimDeps {
   /** Reclaims and returns the new takenUntil (the new credentials are swapped in by the caller). */

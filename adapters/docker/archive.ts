@@ -2,16 +2,15 @@
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Header } from 'tar-stream';
-import { PathNotFoundError } from '../../functions/errors.ts';
+import { PathNotFoundError, statusOf } from '../../functions/errors.ts';
 import type { ContainerEntry } from '../../functions/types.ts';
-import { isDockerStatus } from './status.ts';
 
 export async function* readArchive(container: Docker.Container, path: string): AsyncGenerator<ContainerEntry> {
   let archive: Readable;
   try {
     archive = (await container.getArchive({ path })) as unknown as Readable;
   } catch (error) {
-    if (isDockerStatus(error, 404)) throw new PathNotFoundError(path, 'no such file or directory in the container');
+    if (statusOf(error) === 404) throw new PathNotFoundError(path, 'no such file or directory in the container');
     throw error;
   }
   // Loaded on first use: a task without artifacts never reads an archive.

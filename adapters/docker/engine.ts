@@ -4,10 +4,10 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { LABELS } from '../../functions/container-spec.ts';
+import { statusOf } from '../../functions/errors.ts';
 import type { ContainerEngine, ContainerSpec, TaskContainer } from '../../functions/types.ts';
 import { readArchive } from './archive.ts';
 import { type DockerClient, dockerClient } from './client.ts';
-import { isDockerStatus } from './status.ts';
 
 export class DockerEngine implements ContainerEngine {
   readonly #docker: DockerClient;
@@ -30,7 +30,7 @@ export class DockerEngine implements ContainerEngine {
     try {
       return (await this.#docker.getImage(name).inspect()).Id;
     } catch (error) {
-      if (isDockerStatus(error, 404)) return null;
+      if (statusOf(error) === 404) return null;
       throw error;
     }
   }
@@ -84,7 +84,7 @@ class DockerTaskContainer implements TaskContainer {
       await this.#container.kill();
     } catch (error) {
       // 409: not running any more; 404: already gone. Either way it is stopped.
-      if (!isDockerStatus(error, 409) && !isDockerStatus(error, 404)) throw error;
+      if (statusOf(error) !== 409 && statusOf(error) !== 404) throw error;
     }
   }
 
@@ -96,7 +96,7 @@ class DockerTaskContainer implements TaskContainer {
     try {
       await this.#container.remove({ force: true, v: true });
     } catch (error) {
-      if (!isDockerStatus(error, 404)) throw error;
+      if (statusOf(error) !== 404) throw error;
     }
   }
 }

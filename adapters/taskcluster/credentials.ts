@@ -18,7 +18,3 @@ export class TaskCredentialsRegistry {
     this.#current.delete(`${taskId}/${runId}`);
   }
 }
-
-export function statusOf(error: unknown): number | undefined {
-  return (error as { statusCode?: number } | null)?.statusCode;
-}

@@ -1,8 +1,9 @@
 // TaskQueue on Taskcluster's Queue service. claimWork uses the worker's own credentials; every
 // per-task call uses that run's temporary credentials from the claim or the latest reclaim.
 import taskcluster, { type Credentials, type Queue } from 'taskcluster-client';
+import { statusOf } from '../../functions/errors.ts';
 import type { Claimed, Resolution, TaskCredentials, TaskDefinition, TaskQueue } from '../../functions/types.ts';
-import { statusOf, type TaskCredentialsRegistry } from './credentials.ts';
+import type { TaskCredentialsRegistry } from './credentials.ts';
 
 export interface QueueOptions {
   readonly rootUrl: string;
