@@ -43,18 +43,22 @@ export async function run(claimed: Claimed, ctx: TaskContext): Promise<RunResult
   return ended(payload, outcome, container);
 }
 
-/** The image id, or the outcome explaining why there is none. */
+/** The image to run, or the outcome explaining why there is none. */
 async function localImage(payload: Payload, ctx: TaskContext): Promise<string | RunOutcome> {
   const name = dockerImageName(payload.image);
-  const missing =
-    name === null
-      ? `image ${describeImage(payload.image)} cannot be loaded: this worker runs docker-image names only so far`
-      : (await ctx.engine.imageId(name)) === null
-        ? `image "${name}" is not present in the local Docker engine, and this worker does not pull images yet`
-        : null;
+  const missing = name === null ? unsupportedImage(payload) : await absentImage(name, ctx);
   if (missing === null) return name as string;
   ctx.log.error(`Pulling docker image has failed.\nError: ${missing}`);
   return { kind: 'setup-failed', message: missing };
+}
+
+function unsupportedImage(payload: Payload): string {
+  return `image ${describeImage(payload.image)} cannot be loaded: this worker runs docker-image names only so far`;
+}
+
+async function absentImage(name: string, ctx: TaskContext): Promise<string | null> {
+  if ((await ctx.engine.imageId(name)) !== null) return null;
+  return `image "${name}" is not present in the local Docker engine, and this worker does not pull images yet`;
 }
 
 async function runContainer(

@@ -86,7 +86,7 @@ export class ClientRegistry {
   }
 }
 
-export function signCertificate(cert: Certificate, clientId: string, issuerToken: string): string {
+function signCertificate(cert: Certificate, clientId: string, issuerToken: string): string {
   const sig = createHmac('sha256', issuerToken);
   sig.update(`version:${cert.version}\n`);
   if (cert.issuer) sig.update(`clientId:${clientId}\nissuer:${cert.issuer}\n`);

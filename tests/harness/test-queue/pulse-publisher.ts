@@ -11,7 +11,6 @@ export class PulsePublisher {
   #channel: amqplib.ConfirmChannel | null = null;
   #store: TaskStore | null = null;
   readonly violations: string[] = [];
-  published = 0;
 
   #closed = false;
 
@@ -75,7 +74,6 @@ export class PulsePublisher {
         contentType: 'application/json',
         contentEncoding: 'utf-8',
       });
-      this.published += 1;
     } catch {}
   }
 }

@@ -33,6 +33,7 @@ export interface TestQueueOptions {
 }
 
 const WILDCARD_PARAMS = new Set(['name', 'taskQueueId']);
+const UNAUTHENTICATED: Caller = { clientId: 'unauthenticated', scopes: [] };
 
 export class TestQueue {
   readonly clients = new ClientRegistry();
@@ -92,7 +93,7 @@ export class TestQueue {
       caller = await this.clients.authenticate(req);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      return this.#reply(res, entry, service, caller0(), 401, { code: error.code, message: error.message });
+      return this.#reply(res, entry, service, UNAUTHENTICATED, 401, { code: error.code, message: error.message });
     }
     if (entry.input) {
       const errors = schemaErrors(service, entry.input, body ?? {});
@@ -193,10 +194,6 @@ export class TestQueue {
   get claimWorkTimeoutMs(): number {
     return this.#options.claimWorkTimeoutMs ?? 20_000;
   }
-}
-
-function caller0(): Caller {
-  return { clientId: 'unauthenticated', scopes: [] };
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
