@@ -122,11 +122,23 @@ export type ErrorArtifactReason =
   | 'too-large-file-on-worker'
   | 'file-not-readable-on-worker';
 
+export interface PutOptions {
+  /** Aborting stops the upload (between steps, an in-flight PUT, a retry's wait) and rejects with
+   * the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
 /** Where artifacts go: the queue's object storage, or a directory in local mode. */
 export interface ArtifactStore {
-  putFile(name: string, body: Readable, meta: ArtifactMeta): Promise<ArtifactRecord>;
-  putError(name: string, reason: ErrorArtifactReason, message: string, expires: string): Promise<ArtifactRecord>;
-  putLink(name: string, target: string, meta: ArtifactMeta): Promise<ArtifactRecord>;
+  putFile(name: string, body: Readable, meta: ArtifactMeta, options?: PutOptions): Promise<ArtifactRecord>;
+  putError(
+    name: string,
+    reason: ErrorArtifactReason,
+    message: string,
+    expires: string,
+    options?: PutOptions,
+  ): Promise<ArtifactRecord>;
+  putLink(name: string, target: string, meta: ArtifactMeta, options?: PutOptions): Promise<ArtifactRecord>;
 }
 
 export interface ArtifactRecord {
