@@ -91,11 +91,12 @@ export class TaskclusterArtifactStore implements ArtifactStore {
   }
 
   async #putObject(name: string, spooled: Spooled, meta: ArtifactMeta): Promise<void> {
+    // No contentLength here: the queue (v96.7+) would store it and put it into the artifact-created
+    // message at finishArtifact, whose schema forbids it, so finishArtifact would answer 500.
     const created = await this.#create(name, {
       storageType: 'object',
       expires: meta.expires,
       contentType: meta.contentType,
-      contentLength: spooled.size,
     });
     const objects = new taskcluster.Object({ rootUrl: this.#options.rootUrl, credentials: created.credentials });
     const upload = { projectId: created.projectId, uploadId: created.uploadId };

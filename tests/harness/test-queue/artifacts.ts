@@ -3,22 +3,11 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import taskcluster from 'taskcluster-client';
+import { type Artifact, callsCompatible, detailsOf } from './artifact-records.ts';
+import type { PulsePublisher } from './pulse-publisher.ts';
 import type { HandlerResult } from './queue-handlers.ts';
 import type { Handler, Request } from './server.ts';
-import { QueueConflict, QueueNotFound, type TaskStore } from './tasks.ts';
-
-interface Artifact {
-  storageType: 'object' | 's3' | 'link' | 'reference' | 'error';
-  contentType: string;
-  expires: string;
-  present: boolean;
-  objectName?: string;
-  uploadId?: string;
-  target?: string;
-  url?: string;
-  reason?: string;
-  message?: string;
-}
+import { QueueConflict, QueueNotFound, type TaskRecord, type TaskStore } from './tasks.ts';
 
 interface StoredObject {
   projectId?: string;
@@ -44,11 +33,18 @@ export class ArtifactService {
   readonly #store: TaskStore;
   readonly #issuer: { clientId: string; accessToken: string };
   readonly #rootUrl: () => string;
+  readonly #pulse: PulsePublisher;
 
-  constructor(store: TaskStore, issuer: { clientId: string; accessToken: string }, rootUrl: () => string) {
+  constructor(
+    store: TaskStore,
+    issuer: { clientId: string; accessToken: string },
+    rootUrl: () => string,
+    pulse: PulsePublisher,
+  ) {
     this.#store = store;
     this.#issuer = issuer;
     this.#rootUrl = rootUrl;
+    this.#pulse = pulse;
   }
 
   /** For assertions: the bytes as stored (still gzip-encoded if uploaded so), following links. */
@@ -91,7 +87,18 @@ export class ArtifactService {
         }),
         handle: (req) => this.#get(req),
       },
+      // As the real queue: the artifact of the task's latest run, answered like getArtifact.
+      getLatestArtifact: {
+        scopeParams: (req) => ({
+          names: this.#chain(req.params['taskId'] ?? '', this.#latestRunId(req), req.params['name'] ?? ''),
+        }),
+        handle: (req) => this.#get({ ...req, params: { ...req.params, runId: String(this.#latestRunId(req)) } }),
+      },
     };
+  }
+
+  #latestRunId(req: Request): number {
+    return (this.#store.tasks.get(req.params['taskId'] ?? '')?.runs.length ?? 0) - 1;
   }
 
   objectHandlers(): Record<string, Handler> {
@@ -134,53 +141,90 @@ export class ArtifactService {
     if (Date.parse(expires) > Date.parse(record.definition['expires']))
       throw new InputError('artifact expires after the task');
     const key = `${taskId}/${runId}/${name}`;
-    const existing = this.#artifacts.get(key);
-    if (existing && !(existing.storageType === 'reference' && ['reference', 'link'].includes(storageType))) {
-      throw new QueueConflict(`artifact ${name} already exists`);
-    }
     const objectName = `t/${taskId}/${runId}/${name}`;
-    const artifact: Artifact = { storageType, contentType, expires, present: storageType !== 'object' };
-    if (storageType === 'object' || storageType === 's3') {
-      artifact.objectName = objectName;
-      this.#objects.set(objectName, { finished: storageType === 's3', headers: {} });
-    }
-    Object.assign(artifact, {
+    const requested: Artifact = {
+      storageType,
+      name,
+      contentType,
+      expires: new Date(expires).toJSON(),
+      present: storageType !== 'object',
+      contentLength: req.body.contentLength ?? null,
+      details: detailsOf(storageType, req.body, objectName),
       target: req.body.artifact,
       url: req.body.url,
       reason: req.body.reason,
       message: req.body.message,
-    });
-    this.#artifacts.set(key, artifact);
-    if (storageType === 's3')
-      return ok({
-        storageType,
-        putUrl: this.#storageUrl(objectName),
-        expires: new Date(Date.now() + 45 * 60_000).toISOString(),
-        contentType,
+    };
+    const existing = this.#artifacts.get(key);
+    if (existing && !callsCompatible(existing, requested)) throw new QueueConflict(`artifact ${name} already exists`);
+    // A compatible repeat updates details and expiry but keeps what was stored first (contentLength).
+    const artifact: Artifact = existing ? { ...requested, contentLength: existing.contentLength } : requested;
+    if (storageType === 'object' || storageType === 's3') {
+      artifact.objectName = objectName;
+      if (!this.#objects.has(objectName))
+        this.#objects.set(objectName, { finished: storageType === 's3', headers: {} });
+    }
+    if (storageType === 'object') {
+      artifact.uploadId = artifact.details['uploadId'] as string;
+      Object.assign(this.#objects.get(objectName) as StoredObject, {
+        projectId: record.definition['projectId'],
+        uploadId: artifact.uploadId,
       });
-    if (storageType !== 'object') return ok({ storageType });
-    const projectId = record.definition['projectId'];
-    const uploadId = taskcluster.slugid();
-    artifact.uploadId = uploadId;
-    Object.assign(this.#objects.get(objectName) as StoredObject, { projectId, uploadId });
+    }
+    this.#artifacts.set(key, artifact);
+    // Stored first, published second, as the real queue: a message that fails validation leaves
+    // the artifact in place and answers 500 (and so does every retry of the call).
+    if (artifact.present && storageType !== 's3') this.#publishCreated(record, runId, artifact);
+    return ok(this.#createReply(artifact, record.definition['projectId']));
+  }
+
+  #createReply(artifact: Artifact, projectId: string): unknown {
+    const { storageType, objectName = '', expires, contentType } = artifact;
+    if (storageType === 's3') {
+      const putUrl = this.#storageUrl(objectName);
+      return { storageType, putUrl, expires: new Date(Date.now() + 45 * 60_000).toISOString(), contentType };
+    }
+    if (storageType !== 'object') return { storageType };
     const credentials = taskcluster.createTemporaryCredentials({
       start: new Date(Date.now() - 60_000),
       expiry: new Date(Math.min(Date.parse(expires), Date.now() + 24 * 3600_000)),
       scopes: [`object:upload:${projectId}:${objectName}`],
       credentials: this.#issuer,
     });
-    return ok({ storageType, name: objectName, projectId, uploadId, expires, credentials });
+    return { storageType, name: objectName, projectId, uploadId: artifact.uploadId, expires, credentials };
   }
 
   #finish(req: Request): HandlerResult {
-    const artifact = this.#artifacts.get(`${req.params['taskId']}/${req.params['runId']}/${req.params['name']}`);
-    if (!artifact) throw new QueueNotFound('artifact not found');
+    const taskId = req.params['taskId'] ?? '';
+    const runId = Number(req.params['runId']);
+    const artifact = this.#artifacts.get(`${taskId}/${runId}/${req.params['name']}`);
+    const record = this.#store.tasks.get(taskId);
+    if (!artifact || !record?.runs[runId]) throw new QueueNotFound('artifact not found');
     if (artifact.storageType !== 'object') throw new InputError('Only object artifacts can be finished');
+    // Already present: an idempotent repeat, which publishes the message again (at least once).
+    if (artifact.present) {
+      this.#publishCreated(record, runId, artifact);
+      return { status: 204 };
+    }
     if (artifact.uploadId !== req.body.uploadId) throw new InputError('uploadId does not match');
     if (!this.#objects.get(artifact.objectName ?? '')?.finished)
       throw new InputError('Object storing artifact data does not exist');
     artifact.present = true;
+    this.#publishCreated(record, runId, artifact);
     return { status: 204 };
+  }
+
+  /** `artifactUtils.serialize`: contentLength is included whenever one was stored. */
+  #publishCreated(record: TaskRecord, runId: number, artifact: Artifact): void {
+    const { storageType, name, expires, contentType, contentLength } = artifact;
+    const serialized = {
+      storageType,
+      name,
+      expires,
+      contentType,
+      ...(contentLength !== null ? { contentLength } : {}),
+    };
+    this.#pulse.artifactCreated(record, runId, this.#store.status(record), serialized);
   }
 
   #get(req: Request): HandlerResult {

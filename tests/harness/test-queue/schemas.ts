@@ -52,7 +52,11 @@ export function schemaErrors(service: string, relativeId: string, data: unknown)
   if (!validate) return [`no schema /schemas/${service}/${relativeId}`];
   if (validate(data)) return [];
   return (validate.errors ?? []).map(
-    (e: { instancePath: string; message: string }) => `${e.instancePath || '/'} ${e.message}`,
+    (e: { instancePath: string; message: string; params?: Record<string, unknown> }) => {
+      // Name the offending property, as the real services' messages do ("…: contentLength").
+      const extra = e.params?.['additionalProperty'];
+      return `${e.instancePath || '/'} ${e.message}${typeof extra === 'string' ? `: ${extra}` : ''}`;
+    },
   );
 }
 
