@@ -1,10 +1,12 @@
 // A local stand-in for Taskcluster's Queue and Object services: the real HTTP routes (from the
 // vendored API references), Hawk authentication, scope checks, and schema validation of every
-// request and response. Violations are recorded; tests assert there are none.
+// request and response. Violations are recorded; tests assert there are none. Tests inject
+// faults (500s, hung calls) through `queue.faults`: see faults.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ArtifactService } from './artifacts.ts';
 import { AuthError, type Caller, ClientRegistry } from './auth.ts';
+import { isWorkerEndpoint, QueueFaults, type WorkerEndpoint } from './faults.ts';
 import { PulsePublisher } from './pulse-publisher.ts';
 import { type HandlerResult, queueHandlers } from './queue-handlers.ts';
 import { type ApiEntry, OBJECT, QUEUE, schemaErrors } from './schemas.ts';
@@ -41,8 +43,16 @@ export class TestQueue {
   readonly artifacts: ArtifactService;
   readonly pulse = new PulsePublisher();
   readonly violations: string[] = [];
-  /** Every API call served: `service.method status`. */
-  readonly calls: Array<{ method: string; status: number; clientId: string; path: string }> = [];
+  /** Injected failures and hangs (faults.ts). */
+  readonly faults = new QueueFaults();
+  /** Every API call served, and every storage PUT (`storage.put`); a faulted call says which fault. */
+  readonly calls: Array<{
+    method: string;
+    status: number;
+    clientId: string;
+    path: string;
+    fault?: 'fail' | 'hang';
+  }> = [];
   readonly #server: Server;
   readonly #options: TestQueueOptions;
   rootUrl = '';
@@ -52,7 +62,7 @@ export class TestQueue {
     const issuer = { clientId: 'static/taskcluster/queue', accessToken: 'queue-issuer-token-0123456789' };
     this.clients.add(issuer.clientId, { accessToken: issuer.accessToken, scopes: ['*'] });
     this.store = new TaskStore({ claimTimeoutMs: options.claimTimeoutMs ?? 1_200_000, issuer });
-    this.artifacts = new ArtifactService(this.store, issuer, () => this.rootUrl);
+    this.artifacts = new ArtifactService(this.store, issuer, () => this.rootUrl, this.pulse);
     this.#server = createServer((req, res) => {
       this.#serve(req, res).catch((error) =>
         this.#send(res, 500, { code: 'InternalServerError', message: String(error) }),
@@ -69,6 +79,7 @@ export class TestQueue {
 
   async stop(): Promise<void> {
     this.store.close();
+    this.faults.dropAll();
     this.#server.closeAllConnections();
     await new Promise((resolve) => this.#server.close(resolve));
     await this.pulse.close();
@@ -81,7 +92,12 @@ export class TestQueue {
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.rootUrl);
-    if (this.artifacts.servesStorage(url.pathname)) return this.artifacts.serveStorage(req, res, url);
+    if (this.artifacts.servesStorage(url.pathname)) {
+      if (req.method !== 'PUT') return this.artifacts.serveStorage(req, res, url);
+      if (await this.#storageFault(req, res)) return;
+      res.once('finish', () => this.#recordStoragePut(req, res.statusCode));
+      return this.artifacts.serveStorage(req, res, url);
+    }
     const route = this.#route(req.method ?? 'GET', url.pathname);
     if (!route)
       return this.#send(res, 404, { code: 'ResourceNotFound', message: `no route ${req.method} ${url.pathname}` });
@@ -95,6 +111,8 @@ export class TestQueue {
       if (!(error instanceof AuthError)) throw error;
       return this.#reply(res, entry, service, UNAUTHENTICATED, 401, { code: error.code, message: error.message });
     }
+    if (isWorkerEndpoint(entry.name) && (await this.#apiFault(entry.name, res, `${service}.${entry.name}`, caller)))
+      return;
     if (entry.input) {
       const errors = schemaErrors(service, entry.input, body ?? {});
       if (errors.length > 0) {
@@ -128,6 +146,44 @@ export class TestQueue {
         message: (error as Error).message,
       });
     }
+  }
+
+  /** Applies the fault this call meets, if any; true when the call was answered (or dropped) by it. */
+  async #apiFault(endpoint: WorkerEndpoint, res: ServerResponse, method: string, caller: Caller): Promise<boolean> {
+    const fault = this.faults.take(endpoint);
+    if (!fault) return false;
+    const path = decodeURIComponent(res.req.url ?? '');
+    if (fault.kind === 'fail') {
+      this.calls.push({ method, status: fault.failure.status, clientId: caller.clientId, path, fault: 'fail' });
+      this.#send(res, fault.failure.status, fault.failure.body);
+      return true;
+    }
+    this.calls.push({ method, status: 0, clientId: caller.clientId, path, fault: 'hang' });
+    if ((await this.faults.hold(endpoint)) === 'serve') return false;
+    res.destroy();
+    return true;
+  }
+
+  /** The storage PUT's faults: a failure is answered once the body is in, as S3 does. */
+  async #storageFault(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const fault = this.faults.take('storagePut');
+    if (!fault) return false;
+    if (fault.kind === 'fail') {
+      await readBody(req);
+      this.#recordStoragePut(req, fault.failure.status, 'fail');
+      this.#send(res, fault.failure.status, fault.failure.body);
+      return true;
+    }
+    // Held before the body is read: the client's upload stalls, as on a dead connection.
+    this.#recordStoragePut(req, 0, 'hang');
+    if ((await this.faults.hold('storagePut')) === 'serve') return false;
+    res.destroy();
+    return true;
+  }
+
+  #recordStoragePut(req: IncomingMessage, status: number, fault?: 'fail' | 'hang'): void {
+    const path = decodeURIComponent(req.url ?? '');
+    this.calls.push({ method: 'storage.put', status, clientId: '-', path, ...(fault ? { fault } : {}) });
   }
 
   #route(
@@ -186,6 +242,10 @@ export class TestQueue {
     if (res.headersSent) return;
     if (body === undefined) {
       res.writeHead(status, headers).end();
+      return;
+    }
+    if (typeof body === 'string') {
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(body);
       return;
     }
     res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
