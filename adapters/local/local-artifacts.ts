@@ -1,10 +1,17 @@
 // ArtifactStore on a directory: each artifact at DIR/<artifact name>.
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm, symlink } from 'node:fs/promises';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ArtifactMeta, ArtifactRecord, ArtifactStore, ErrorArtifactReason } from '../../functions/types.ts';
+import { DwError } from '../../functions/errors.ts';
+import type {
+  ArtifactMeta,
+  ArtifactRecord,
+  ArtifactStore,
+  ErrorArtifactReason,
+  PutOptions,
+} from '../../functions/types.ts';
 
 export class LocalArtifactStore implements ArtifactStore {
   readonly #root: string;
@@ -13,9 +20,15 @@ export class LocalArtifactStore implements ArtifactStore {
     this.#root = resolve(root);
   }
 
-  async putFile(name: string, body: Readable, meta: ArtifactMeta): Promise<ArtifactRecord> {
+  async putFile(name: string, body: Readable, meta: ArtifactMeta, options: PutOptions = {}): Promise<ArtifactRecord> {
     const path = await this.#prepare(name);
-    await pipeline(body, createWriteStream(path));
+    const { signal } = options;
+    try {
+      await pipeline(body, createWriteStream(path), signal ? { signal } : {});
+    } catch (error) {
+      // pipeline rejects with an AbortError: the caller wants the signal's own reason (a TaskAbort).
+      throw signal?.aborted ? signal.reason : error;
+    }
     return { name, storageType: 'file', contentType: meta.contentType, path };
   }
 
@@ -37,10 +50,12 @@ export class LocalArtifactStore implements ArtifactStore {
     return path;
   }
 
-  /** Artifact names come from tasks: one that would escape the directory is refused. */
+  /** Artifact names come from tasks: always under the directory (a leading `/` included); one
+   * whose `..` would leave it is refused. (functions/ makes such names error artifacts first.) */
   #pathOf(name: string): string {
-    const path = resolve(this.#root, name);
-    if (!path.startsWith(this.#root + sep)) throw new Error(`artifact name "${name}" leaves the output directory`);
+    const path = join(this.#root, name);
+    if (!path.startsWith(this.#root + sep))
+      throw new DwError('DW_UPLOAD_REFUSED', `artifact name "${name}" leaves the output directory`);
     return path;
   }
 }

@@ -1,21 +1,26 @@
 // ArtifactStore on the Queue: `object` artifacts through the object service (createArtifact →
 // createUpload → PUT or inline → finishUpload → finishArtifact), or legacy `s3` (createArtifact →
 // PUT). Each artifact is spooled to disk once while hashing — never held in memory — so that a
-// failed PUT can be retried and Content-Length is known before sending.
+// failed PUT can be retried and Content-Length is known before sending. An aborted signal stops
+// an upload between its steps, mid-spool, mid-PUT or in a retry's wait.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
 import taskcluster from 'taskcluster-client';
 import { shouldGzip } from '../../functions/artifacts/compression.ts';
-import type { ArtifactMeta, ArtifactRecord, ArtifactStore, ErrorArtifactReason } from '../../functions/types.ts';
+import type {
+  ArtifactMeta,
+  ArtifactRecord,
+  ArtifactStore,
+  ErrorArtifactReason,
+  PutOptions,
+} from '../../functions/types.ts';
 import type { TaskclusterQueue } from './queue.ts';
+import { DOCKER_WORKER_PUT_RETRY, type PutRetryPolicy, type PutRun, putWithRetries } from './storage-put.ts';
 
 export type StorageType = 'object' | 's3';
 
@@ -26,6 +31,10 @@ export interface ArtifactStoreOptions {
   readonly queue: TaskclusterQueue;
   readonly storage: StorageType;
   readonly spoolDir: string;
+  /** How PUTs are retried; docker-worker's numbers unless a test shortens the waits. */
+  readonly putRetry?: PutRetryPolicy;
+  /** Called before each wait between PUT tries, e.g. to tell the operator. */
+  readonly onPutRetry?: (name: string, error: unknown, failures: number, delayMs: number) => void;
 }
 
 interface Spooled {
@@ -37,7 +46,6 @@ interface Spooled {
 }
 
 const INLINE_LIMIT = 8192;
-const PUT_ATTEMPTS = 5;
 
 export class TaskclusterArtifactStore implements ArtifactStore {
   readonly #options: ArtifactStoreOptions;
@@ -46,26 +54,35 @@ export class TaskclusterArtifactStore implements ArtifactStore {
     this.#options = options;
   }
 
-  async putFile(name: string, body: Readable, meta: ArtifactMeta): Promise<ArtifactRecord> {
+  async putFile(name: string, body: Readable, meta: ArtifactMeta, options: PutOptions = {}): Promise<ArtifactRecord> {
+    options.signal?.throwIfAborted();
     const dir = await mkdtemp(join(this.#options.spoolDir, 'artifact-'));
     try {
       // The object service has no content-encoding; docker-worker's gzip rule applies to s3 only.
       const gzip = this.#options.storage === 's3' && shouldGzip(name);
-      const spooled = await spool(body, join(dir, 'data'), gzip);
-      if (this.#options.storage === 's3') await this.#putS3(name, spooled, meta);
-      else await this.#putObject(name, spooled, meta);
+      const spooled = await spool(body, join(dir, 'data'), gzip, options.signal);
+      if (this.#options.storage === 's3') await this.#putS3(name, spooled, meta, options.signal);
+      else await this.#putObject(name, spooled, meta, options.signal);
       return { name, storageType: 'file', contentType: meta.contentType };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
 
-  async putError(name: string, reason: ErrorArtifactReason, message: string, expires: string): Promise<ArtifactRecord> {
+  async putError(
+    name: string,
+    reason: ErrorArtifactReason,
+    message: string,
+    expires: string,
+    options: PutOptions = {},
+  ): Promise<ArtifactRecord> {
+    options.signal?.throwIfAborted();
     await this.#create(name, { storageType: 'error', expires, reason, message: message.slice(0, 4096) });
     return { name, storageType: 'error', reason, message };
   }
 
-  async putLink(name: string, target: string, meta: ArtifactMeta): Promise<ArtifactRecord> {
+  async putLink(name: string, target: string, meta: ArtifactMeta, options: PutOptions = {}): Promise<ArtifactRecord> {
+    options.signal?.throwIfAborted();
     await this.#create(name, {
       storageType: 'link',
       expires: meta.expires,
@@ -75,7 +92,8 @@ export class TaskclusterArtifactStore implements ArtifactStore {
     return { name, storageType: 'link', contentType: meta.contentType };
   }
 
-  async #putS3(name: string, spooled: Spooled, meta: ArtifactMeta): Promise<void> {
+  async #putS3(name: string, spooled: Spooled, meta: ArtifactMeta, signal?: AbortSignal): Promise<void> {
+    // contentLength is safe here: the queue publishes no artifact-created message for s3.
     const reply = await this.#create(name, {
       storageType: 's3',
       expires: meta.expires,
@@ -87,10 +105,11 @@ export class TaskclusterArtifactStore implements ArtifactStore {
       'content-length': String(spooled.size),
     };
     if (spooled.gzipped) headers['content-encoding'] = 'gzip';
-    await putWithRetries(reply.putUrl, headers, spooled.path);
+    signal?.throwIfAborted();
+    await putWithRetries(reply.putUrl, headers, spooled.path, this.#putRun(name, signal));
   }
 
-  async #putObject(name: string, spooled: Spooled, meta: ArtifactMeta): Promise<void> {
+  async #putObject(name: string, spooled: Spooled, meta: ArtifactMeta, signal?: AbortSignal): Promise<void> {
     // No contentLength here: the queue (v96.7+) would store it and put it into the artifact-created
     // message at finishArtifact, whose schema forbids it, so finishArtifact would answer 500.
     const created = await this.#create(name, {
@@ -109,19 +128,27 @@ export class TaskclusterArtifactStore implements ArtifactStore {
         objectData: (await readFile(spooled.path)).toString('base64'),
       };
     }
+    signal?.throwIfAborted();
     const reply = await objects.createUpload(created.name, {
       ...upload,
       expires: created.expires,
       proposedUploadMethods: proposed,
     });
-    if (reply.uploadMethod.putUrl)
-      await putWithRetries(reply.uploadMethod.putUrl.url, reply.uploadMethod.putUrl.headers, spooled.path);
-    else if (!reply.uploadMethod.dataInline)
-      throw new Error(`the object service accepted no upload method for ${name}`);
+    signal?.throwIfAborted();
+    const { putUrl, dataInline } = reply.uploadMethod;
+    if (putUrl) await putWithRetries(putUrl.url, putUrl.headers, spooled.path, this.#putRun(name, signal));
+    else if (!dataInline) throw new Error(`the object service accepted no upload method for ${name}`);
     await objects.finishUpload(created.name, { ...upload, hashes: { sha256: spooled.sha256, sha512: spooled.sha512 } });
+    signal?.throwIfAborted();
     await this.#options.queue.taskQueue(this.#options).finishArtifact(this.#options.taskId, this.#options.runId, name, {
       uploadId: created.uploadId,
     });
+  }
+
+  #putRun(name: string, signal: AbortSignal | undefined): PutRun {
+    const { putRetry = DOCKER_WORKER_PUT_RETRY, onPutRetry } = this.#options;
+    const onRetry = onPutRetry && ((error: unknown, n: number, ms: number) => onPutRetry(name, error, n, ms));
+    return { policy: putRetry, signal, onRetry };
   }
 
   #create(name: string, request: Record<string, unknown>) {
@@ -131,7 +158,7 @@ export class TaskclusterArtifactStore implements ArtifactStore {
 }
 
 /** Writes `body` to `path` (gzipped or not), hashing the original bytes on the way. */
-async function spool(body: Readable, path: string, gzip: boolean): Promise<Spooled> {
+async function spool(body: Readable, path: string, gzip: boolean, signal?: AbortSignal): Promise<Spooled> {
   const sha256 = createHash('sha256');
   const sha512 = createHash('sha512');
   const hashing = new Transform({
@@ -141,41 +168,14 @@ async function spool(body: Readable, path: string, gzip: boolean): Promise<Spool
       callback(null, chunk);
     },
   });
-  if (gzip) await pipeline(body, hashing, createGzip(), createWriteStream(path));
-  else await pipeline(body, hashing, createWriteStream(path));
+  const options = signal ? { signal } : {};
+  try {
+    if (gzip) await pipeline(body, hashing, createGzip(), createWriteStream(path), options);
+    else await pipeline(body, hashing, createWriteStream(path), options);
+  } catch (error) {
+    // pipeline rejects with an AbortError: the caller wants the signal's own reason (a TaskAbort).
+    throw signal?.aborted ? signal.reason : error;
+  }
   const { size } = await stat(path);
   return { path, size, sha256: sha256.digest('hex'), sha512: sha512.digest('hex'), gzipped: gzip };
-}
-
-/** PUT the file, retrying 5xx and network errors with backoff; other 4xx are final. */
-async function putWithRetries(url: string, headers: Record<string, string>, path: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    let failure: string;
-    try {
-      const status = await putFile(url, headers, path);
-      if (status < 300) return;
-      failure = `HTTP ${status}`;
-      if (status < 500) throw new PutRefused(`upload to ${new URL(url).host} refused: ${failure}`);
-    } catch (error) {
-      if (error instanceof PutRefused) throw error;
-      failure = (error as Error).message;
-    }
-    if (attempt >= PUT_ATTEMPTS) throw new Error(`upload failed after ${attempt} attempts: ${failure}`);
-    await sleep(2 ** attempt * 100 * (0.75 + Math.random() / 2));
-  }
-}
-
-class PutRefused extends Error {}
-
-/** One streamed PUT with node:http(s): ~4 MiB of RSS, where the undici package costs ~28 MiB. */
-function putFile(url: string, headers: Record<string, string>, path: string): Promise<number> {
-  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(url, { method: 'PUT', headers, timeout: 5 * 60_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0)).on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('PUT timed out'))).on('error', reject);
-    pipeline(createReadStream(path), req).catch(reject);
-  });
 }

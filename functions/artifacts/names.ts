@@ -17,3 +17,8 @@ export function directoryEntryName(artifactName: string, archivePath: string): s
 
 export const DEFAULT_LIVE_LOG = 'public/logs/live.log';
 export const LOG_CONTENT_TYPE = 'text/plain; charset=utf-8';
+
+/** A `..` segment would let a name point outside the task's artifacts (or `dw-host run --out DIR`). */
+export function hasParentSegment(name: string): boolean {
+  return name.split(/[/\\]/).includes('..');
+}

@@ -8,9 +8,14 @@ import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import amqplib from 'amqplib';
 import taskcluster from 'taskcluster-client';
-import { type StorageType, TaskclusterArtifactStore } from '../../adapters/taskcluster/artifact-store.ts';
+import {
+  type ArtifactStoreOptions,
+  type StorageType,
+  TaskclusterArtifactStore,
+} from '../../adapters/taskcluster/artifact-store.ts';
 import { TaskCredentialsRegistry } from '../../adapters/taskcluster/credentials.ts';
 import { TaskclusterQueue } from '../../adapters/taskcluster/queue.ts';
+import { DOCKER_WORKER_PUT_RETRY } from '../../adapters/taskcluster/storage-put.ts';
 import type { TaskCredentials } from '../../functions/types.ts';
 import { newPool, taskDefinition } from '../harness/host.ts';
 import { AMQP_URL } from '../harness/test-queue/pulse-publisher.ts';
@@ -31,8 +36,11 @@ after(async () => {
   rmSync(spoolDir, { recursive: true, force: true });
 });
 
+/** PUT retries as docker-worker's, with millisecond waits. */
+const FAST_RETRY = { ...DOCKER_WORKER_PUT_RETRY, backoff: { baseMs: 5, maxMs: 20, factor: 1.311 } };
+
 /** A claimed run and an artifact store for it, with the run's own temporary credentials. */
-function claimedRun(storage: StorageType) {
+function claimedRun(storage: StorageType, extra: Partial<ArtifactStoreOptions> = {}) {
   const pool = newPool();
   const taskId = taskcluster.slugid();
   queue.store.create(taskId, taskDefinition(pool, {}));
@@ -55,6 +63,8 @@ function claimedRun(storage: StorageType) {
     queue: tcQueue,
     storage,
     spoolDir,
+    putRetry: FAST_RETRY,
+    ...extra,
   });
   const expires = queue.store.get(taskId).definition['expires'] as string;
   return { taskId, store, expires };
@@ -173,4 +183,84 @@ test('the test queue answers 500 on every finishArtifact when a stored contentLe
   );
   queue.violations.length = 0;
   queue.pulse.violations.length = 0;
+});
+
+const putsOf = (taskId: string) =>
+  queue.calls.filter((c) => c.method === 'storage.put' && c.path.includes(taskId)).map((c) => c.status);
+const bigBody = () => Readable.from(['z'.repeat(50_000)]);
+const textMeta = (expires: string) => ({ contentType: 'text/plain', expires });
+
+test("PUTs are retried through 5xx and S3's transient 4xx (400 RequestTimeout, 408, 429)", async () => {
+  for (const storage of ['object', 's3'] as const) {
+    const { taskId, store, expires } = claimedRun(storage);
+    const s3Timeout = '<Error><Code>RequestTimeout</Code><Message>Your socket connection…</Message></Error>';
+    queue.faults.fail('storagePut', { times: 2 });
+    queue.faults.fail('storagePut', { status: 400, body: s3Timeout });
+    queue.faults.fail('storagePut', { status: 408 });
+    queue.faults.fail('storagePut', { status: 429 });
+    await store.putFile('public/big.txt', bigBody(), textMeta(expires));
+    assert.deepEqual(putsOf(taskId), [500, 500, 400, 408, 429, 200], storage);
+    assert.equal(queue.artifacts.content(taskId, 0, 'public/big.txt').present, true);
+  }
+});
+
+test('a final 4xx is not retried (DW_UPLOAD_REFUSED); tries run out (DW_UPLOAD_FAILED)', async () => {
+  const refused = claimedRun('object');
+  queue.faults.fail('storagePut', { status: 403, body: '<Error><Code>SignatureDoesNotMatch</Code></Error>' });
+  await assert.rejects(refused.store.putFile('public/a.txt', bigBody(), textMeta(refused.expires)), {
+    code: 'DW_UPLOAD_REFUSED',
+    message: /HTTP 403: <Error><Code>SignatureDoesNotMatch/,
+  });
+  assert.deepEqual(putsOf(refused.taskId), [403]);
+
+  const exhausted = claimedRun('s3', { putRetry: { ...FAST_RETRY, attempts: 3 } });
+  queue.faults.fail('storagePut', { times: 5 });
+  await assert.rejects(exhausted.store.putFile('public/b.txt', bigBody(), textMeta(exhausted.expires)), {
+    code: 'DW_UPLOAD_FAILED',
+    message: /after 3 tries: .*HTTP 500/,
+  });
+  assert.deepEqual(putsOf(exhausted.taskId), [500, 500, 500]);
+  queue.faults.clear();
+});
+
+test('docker-worker numbers by default: 10 retries after the first try, waits up to 30 s, 5-minute socket timeout', () => {
+  assert.deepEqual(
+    [DOCKER_WORKER_PUT_RETRY.attempts, DOCKER_WORKER_PUT_RETRY.backoff.maxMs, DOCKER_WORKER_PUT_RETRY.socketTimeoutMs],
+    [11, 30_000, 300_000],
+  );
+});
+
+test('an abort stops an in-flight PUT, and a wait between tries; nothing more is sent', async () => {
+  const inFlight = claimedRun('object');
+  queue.faults.hang('storagePut');
+  const cancel = new AbortController();
+  const reason = new Error('canceled by the test');
+  const put = inFlight.store.putFile('public/a.txt', bigBody(), textMeta(inFlight.expires), { signal: cancel.signal });
+  await queue.faults.waitForHeld('storagePut');
+  cancel.abort(reason);
+  await assert.rejects(put, (error) => error === reason);
+  queue.faults.clear();
+
+  const waiting = new AbortController();
+  let waitStarted = () => {};
+  const retried = claimedRun('s3', {
+    // A wait far longer than the test may take: only the abort can end it.
+    putRetry: { ...FAST_RETRY, backoff: { baseMs: 600_000, maxMs: 600_000 } },
+    onPutRetry: () => waitStarted(),
+  });
+  queue.faults.fail('storagePut');
+  queue.faults.hang('storagePut');
+  const inWait = new Promise<void>((resolve) => (waitStarted = resolve));
+  const second = retried.store.putFile('public/b.txt', bigBody(), textMeta(retried.expires), {
+    signal: waiting.signal,
+  });
+  await inWait; // the 500 is in; the store now waits 10 minutes before its next try
+  waiting.abort(reason);
+  await assert.rejects(second, (error) => error === reason);
+  assert.equal(queue.faults.held('storagePut'), 0, 'the retry never came');
+  queue.faults.clear();
+  assert.deepEqual(
+    queue.calls.filter((c) => c.path.includes(inFlight.taskId) && c.method === 'queue.finishArtifact'),
+    [],
+  );
 });
