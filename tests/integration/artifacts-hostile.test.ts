@@ -4,17 +4,15 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { after, test } from 'node:test';
-import { DockerEngine } from '../../adapters/docker/engine.ts';
 import { LocalArtifactStore } from '../../adapters/local/local-artifacts.ts';
 import { uploadPayloadArtifacts } from '../../functions/artifacts/payload-artifacts.ts';
-import { LABELS, SHM_SIZE_BYTES } from '../../functions/container-spec.ts';
-import { TaskLog } from '../../functions/task-log/task-log.ts';
-import type { ArtifactMeta, PutOptions, TaskContext } from '../../functions/types.ts';
+import type { ArtifactMeta, PutOptions } from '../../functions/types.ts';
 import { runCli, scratch } from '../harness/cli.ts';
 import { containersOfTask } from '../harness/docker.ts';
 import { BUSYBOX_IMAGE } from '../harness/images.ts';
+import { uploadContext } from '../harness/upload-context.ts';
 
 const work = scratch();
 after(() => work.dispose());
@@ -119,31 +117,6 @@ test('an engine error while reading one artifact fails that artifact only; the l
   assert.equal(byName.get('public/logs/live_backing.log')?.storageType, 'file');
 });
 
-/** The upload stage's context, built from real parts: the engine, a directory store, a task log. */
-function uploadContext(taskId: string, store: LocalArtifactStore) {
-  const logText: string[] = [];
-  const output = new PassThrough().on('data', (chunk: Buffer) => logText.push(chunk.toString('utf8')));
-  const log = new TaskLog({
-    stream: output,
-    finish: async () => ({ size: 0, open: () => Readable.from([]) }),
-  });
-  const ctx = { artifacts: store, log, signal: new AbortController().signal, now: Date.now } as unknown as TaskContext;
-  const engine = new DockerEngine();
-  const start = (script: string) =>
-    engine.start(
-      {
-        image: BUSYBOX_IMAGE,
-        command: ['/bin/sh', '-c', script],
-        env: [],
-        labels: { [LABELS.managedBy]: '1', [LABELS.taskId]: taskId },
-        extraHosts: [],
-        shmSize: SHM_SIZE_BYTES,
-      },
-      new PassThrough().resume(),
-    );
-  return { ctx, start, logText };
-}
-
 /** A directory store that remembers which artifacts had their bodies read. */
 class RecordingStore extends LocalArtifactStore {
   readonly bodies: string[] = [];
@@ -188,7 +161,7 @@ test('a 10 GB sparse file over the worker limit is an error artifact, its body n
     assert.equal(byName.get('public/dir/a-big.bin')?.reason, 'too-large-file-on-worker');
     assert.deepEqual(store.bodies, ['public/dir/b-small.txt'], 'only the small file was read');
     assert.match(
-      logText.join(''),
+      logText(),
       /\[taskcluster:error\] Error uploading "public\/huge\.bin"\. "huge\.bin" is 10737418240 bytes/,
     );
     const grownKiB = process.resourceUsage().maxRSS - rssBefore;
