@@ -13,7 +13,15 @@ export type DwErrorCode =
   /** The worker's own credentials were refused (401/403 on a worker call). */
   | 'DW_CREDENTIALS_REFUSED'
   /** The task log could not be written (disk full, I/O error). */
-  | 'DW_TASK_LOG_FAILED';
+  | 'DW_TASK_LOG_FAILED'
+  /** The task's image does not exist: unknown registry name or tag, missing artifact, empty index path. */
+  | 'DW_IMAGE_NOT_FOUND'
+  /** The registry refused the login (or wanted one and none is configured), or the queue refused the artifact. */
+  | 'DW_IMAGE_ACCESS_REFUSED'
+  /** The registry, queue or index could not be reached, even after the retries. */
+  | 'DW_IMAGE_SOURCE_UNREACHABLE'
+  /** A task image is not a loadable image: unknown extension, corrupt compression, bad archive. */
+  | 'DW_IMAGE_INVALID';
 
 export class DwError extends Error {
   readonly code: DwErrorCode;

@@ -14,6 +14,12 @@ NODE_PREFIX=/opt/dw-host/node24
 STATE_DIR=/var/lib/dw-host
 LOG_DIR=/var/log/dw-host
 REGISTRY_CONFIG=/etc/dw-host/registry.yml
+AUTH_REGISTRY_CONFIG=/etc/dw-host/registry-auth.yml
+AUTH_REGISTRY_HTPASSWD=/etc/dw-host/registry-auth.htpasswd
+# The test user of the auth registry (tests/harness/registry.ts has the same two values).
+AUTH_REGISTRY_USER=dw-test
+AUTH_REGISTRY_PASSWORD=dw-test-registry-password
+DOCKER_DAEMON_CONFIG=/etc/docker/daemon.json
 export DEBIAN_FRONTEND=noninteractive
 
 say() { printf '[provision] %s\n' "$*"; }
@@ -31,7 +37,10 @@ install_packages() {
   # Services are started below, by this script, whether or not the machine runs systemd.
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
-install_packages ca-certificates iproute2 procps time docker.io rabbitmq-server docker-registry busybox-static
+# zstd, lz4 and curl: the baseline of the image benchmark (`curl | zstd -d | docker load`) and test
+# archives; apache2-utils: `htpasswd -B`, the bcrypt file the auth registry reads.
+install_packages ca-certificates iproute2 procps time docker.io rabbitmq-server docker-registry busybox-static \
+  zstd lz4 curl apache2-utils
 command -v npm >/dev/null || install_packages nodejs npm
 
 # ---------------------------------------------------------------- Node 24 LTS
@@ -65,6 +74,29 @@ wait_for() { # wait_for WHAT SECONDS COMMAND...
   die "$what did not come up within ${seconds}s (logs in $LOG_DIR)"
 }
 
+# The engine pulls Docker Hub names through the local registry first (registry-mirrors), so
+# payloads naming `ubuntu:22.04` and the like run offline once stand-ins are pushed there.
+# Merged into an existing daemon.json; a running engine reloads it on SIGHUP (no restart).
+configure_docker_mirror() {
+  mkdir -p "$(dirname "$DOCKER_DAEMON_CONFIG")"
+  local changed
+  changed=$(node -e '
+    const fs = require("node:fs"); const file = process.argv[1]; const mirror = "http://127.0.0.1:5000";
+    let config = {}; try { config = JSON.parse(fs.readFileSync(file, "utf8")); } catch (e) { if (e.code !== "ENOENT") throw e; }
+    const mirrors = config["registry-mirrors"] ?? [];
+    if (mirrors.includes(mirror)) { console.log("no"); process.exit(0); }
+    config["registry-mirrors"] = [...mirrors, mirror];
+    fs.writeFileSync(file + ".tmp", JSON.stringify(config, null, 2) + "\n"); fs.renameSync(file + ".tmp", file);
+    console.log("yes");' "$DOCKER_DAEMON_CONFIG")
+  [[ "$changed" == yes ]] || return 0
+  say "registry-mirrors: http://127.0.0.1:5000 in $DOCKER_DAEMON_CONFIG"
+  if docker info >/dev/null 2>&1; then
+    if has_systemd; then systemctl reload docker; else kill -HUP "$(cat /var/run/docker.pid)"; fi
+    wait_for "the engine to reload its mirrors" 10 docker_has_mirror
+  fi
+}
+docker_has_mirror() { docker info --format '{{json .RegistryConfig.Mirrors}}' | grep -q '127.0.0.1:5000'; }
+
 start_docker() {
   docker info >/dev/null 2>&1 && return 0
   say "starting the Docker engine"
@@ -97,9 +129,35 @@ YAML
 }
 registry_up() { (exec 3<>/dev/tcp/127.0.0.1/5000 && printf 'GET /v2/ HTTP/1.0\r\n\r\n' >&3 && grep -q '200 OK' <&3) 2>/dev/null; }
 
+# A second registry that asks for a login (htpasswd, bcrypt), for the credential tests.
+start_auth_registry() {
+  if ! htpasswd -vbB "$AUTH_REGISTRY_HTPASSWD" "$AUTH_REGISTRY_USER" "$AUTH_REGISTRY_PASSWORD" >/dev/null 2>&1; then
+    htpasswd -cbB "$AUTH_REGISTRY_HTPASSWD" "$AUTH_REGISTRY_USER" "$AUTH_REGISTRY_PASSWORD" 2>/dev/null
+  fi
+  cat >"$AUTH_REGISTRY_CONFIG" <<YAML
+version: 0.1
+log: { level: warn }
+storage:
+  filesystem: { rootdirectory: /var/lib/docker-registry-auth }
+  delete: { enabled: true }
+auth:
+  htpasswd: { realm: dw-host-test, path: $AUTH_REGISTRY_HTPASSWD }
+http:
+  addr: 127.0.0.1:5001
+YAML
+  auth_registry_up && return 0
+  say "starting the auth registry on 127.0.0.1:5001"
+  nohup docker-registry serve "$AUTH_REGISTRY_CONFIG" >"$LOG_DIR/registry-auth.log" 2>&1 &
+  wait_for "auth registry" 30 auth_registry_up
+}
+# Up means it answers /v2/ with 401: it asks for the login.
+auth_registry_up() { (exec 3<>/dev/tcp/127.0.0.1/5001 && printf 'GET /v2/ HTTP/1.0\r\n\r\n' >&3 && grep -q '401 Unauthorized' <&3) 2>/dev/null; }
+
+configure_docker_mirror
 start_docker
 start_rabbitmq
 start_registry
+start_auth_registry
 
 # ---------------------------------------------------------------- the project
 if [[ $WITH_PROJECT -eq 1 ]]; then
@@ -110,4 +168,4 @@ if [[ $WITH_PROJECT -eq 1 ]]; then
   node tests/harness/build-test-images.ts
   ln -sf "$PROJECT_DIR/bin/dw-host" /usr/local/bin/dw-host
 fi
-say "ready: docker $(docker version --format '{{.Server.Version}}'), rabbitmq, registry 127.0.0.1:5000"
+say "ready: docker $(docker version --format '{{.Server.Version}}'), rabbitmq, registries 127.0.0.1:5000 and :5001 (auth)"

@@ -12,6 +12,14 @@ declare module 'hawk' {
         options?: { timestampSkewSec?: number },
       ): Promise<unknown>;
     };
+    /** Signed URLs (`?bewit=`). */
+    uri: {
+      authenticate(
+        req: IncomingMessage,
+        credentials: (id: string) => Promise<{ id: string; key: string; algorithm: string }>,
+        options?: { localtimeOffsetMsec?: number },
+      ): Promise<{ attributes: { id: string; ext?: string } }>;
+    };
   };
   export default hawk;
 }
@@ -55,6 +63,14 @@ declare module 'taskcluster-client' {
     cancelTask(taskId: string): Promise<Json>;
     task(taskId: string): Promise<Json>;
     status(taskId: string): Promise<Json>;
+    getLatestArtifact(taskId: string, name: string): Promise<Json>;
+    buildUrl(method: (...args: never[]) => unknown, ...args: string[]): string;
+    buildSignedUrl(method: (...args: never[]) => unknown, ...args: Array<string | { expiration: number }>): string;
+  }
+  export class Index {
+    constructor(options: ClientOptions);
+    findTask(indexPath: string): Promise<Json>;
+    insertTask(namespace: string, payload: Json): Promise<Json>;
   }
   // biome-ignore lint/suspicious/noShadowRestrictedNames: the package's own name for the Object service client
   export class Object {
@@ -73,6 +89,7 @@ declare module 'taskcluster-client' {
   const taskcluster: {
     Queue: typeof Queue;
     Object: typeof Object;
+    Index: typeof Index;
     createTemporaryCredentials: typeof createTemporaryCredentials;
     slugid: typeof slugid;
   };

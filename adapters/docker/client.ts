@@ -3,6 +3,7 @@
 // `dw-host run` start-up, see ../shared/perf-notes.md) for `docker build`, which dw-host never
 // does; the classes and the transport are the same ones `new Docker()` would use.
 import Module, { createRequire } from 'node:module';
+import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 
 const require = createRequire(import.meta.url);
@@ -16,11 +17,33 @@ interface DockerModem {
   dial(options: object, callback: (error: unknown, data: { Id: string }) => void): void;
 }
 
+/** modem.dial as a promise (dockerode's own methods are the same calls with callbacks). */
+function dial<T>(modem: DockerModem, options: object): Promise<T> {
+  return new Promise((resolve, reject) =>
+    modem.dial(options, (error, data) => (error ? reject(error) : resolve(data as unknown as T))),
+  );
+}
+
 export interface DockerClient {
   createContainer(options: Docker.ContainerCreateOptions): Promise<Docker.Container>;
   getImage(name: string): Docker.Image;
   getContainer(id: string): Docker.Container;
   listContainers(options: object): Promise<Docker.ContainerInfo[]>;
+  /** POST /images/create for one tag or digest; resolves with the engine's JSON-lines progress. */
+  pull(reference: string, authconfig: object | undefined, signal: AbortSignal): Promise<Readable>;
+  /** POST /images/load, streaming `archive` as the body; resolves with the engine's JSON-lines reply. */
+  loadImage(archive: Readable, signal: AbortSignal): Promise<Readable>;
+  /** GET /system/df: the engine's disk use, images included. */
+  systemDf(): Promise<DiskUsage>;
+  /** GET /_ping: the engine answers. */
+  ping(): Promise<void>;
+  /** GET /info: the engine's facts (DockerRootDir, ServerVersion…). */
+  info(): Promise<Record<string, unknown>>;
+}
+
+export interface DiskUsage {
+  readonly LayersSize: number;
+  readonly Images: ReadonlyArray<{ Id: string; Size: number; SharedSize: number; RepoTags: string[] | null }>;
 }
 
 /**
@@ -47,8 +70,33 @@ export function dockerClient(): DockerClient {
   const modem = new Modem();
   modem.Promise = Promise; // as the Docker constructor sets it; the classes create their promises with it
   return {
+    // As dockerode's Docker.prototype.pull (createImage), with `fromImage` naming one tag or digest.
+    pull: (reference, authconfig, signal) =>
+      dial(modem, {
+        path: '/images/create?',
+        method: 'POST',
+        options: { fromImage: reference },
+        authconfig,
+        abortSignal: signal,
+        isStream: true,
+        statusCodes: { 200: true, 404: 'no such image', 500: 'server error' },
+      }),
+    // As dockerode's Docker.prototype.loadImage; the archive is piped into the request.
+    loadImage: (archive, signal) =>
+      dial(modem, {
+        path: '/images/load?',
+        method: 'POST',
+        options: { quiet: true },
+        file: archive,
+        abortSignal: signal,
+        isStream: true,
+        statusCodes: { 200: true, 500: 'server error' },
+      }),
+    systemDf: () => dial(modem, { path: '/system/df', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
     getImage: (name) => new ImageClass(modem, name),
     getContainer: (id) => new ContainerClass(modem, id),
+    ping: () => dial(modem, { path: '/_ping', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
+    info: () => dial(modem, { path: '/info', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
     // As dockerode's Docker.prototype.listContainers.
     listContainers: (options) =>
       new Promise((resolve, reject) =>

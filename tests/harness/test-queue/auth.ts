@@ -32,6 +32,15 @@ interface Certificate {
 
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
+/** The `anonymous` role as Taskcluster deployments conventionally define it (public reads). */
+const ANONYMOUS_ROLE: readonly string[] = [
+  'queue:get-task:*',
+  'queue:status:*',
+  'queue:list-artifacts:*',
+  'queue:get-artifact:public/*',
+  'index:find-task:*',
+];
+
 export class ClientRegistry {
   readonly #clients = new Map<string, Client>();
 
@@ -39,11 +48,31 @@ export class ClientRegistry {
     this.#clients.set(clientId, client);
   }
 
-  /** The authenticated caller, or anonymous when there is no Authorization header. */
+  /** The authenticated caller (Authorization header, or a signed URL's `bewit`), or anonymous.
+   * Every caller also has the anonymous role, as in Taskcluster (RFC 165: `assume:anonymous`). */
   async authenticate(req: IncomingMessage): Promise<Caller> {
     const header = req.headers.authorization;
-    if (!header)
-      return { clientId: 'anonymous', scopes: ['queue:get-task:*', 'queue:status:*', 'queue:list-artifacts:*'] };
+    const bewit = header ? null : new URL(req.url ?? '/', 'http://test-queue').searchParams.get('bewit');
+    if (!header && !bewit) return { clientId: 'anonymous', scopes: ANONYMOUS_ROLE };
+    const caller = header
+      ? await this.#authenticateHeader(req, header)
+      : await this.#authenticateBewit(req, bewit ?? '');
+    return { clientId: caller.clientId, scopes: [...caller.scopes, ...ANONYMOUS_ROLE] };
+  }
+
+  async #authenticateBewit(req: IncomingMessage, bewit: string): Promise<Caller> {
+    const [id = '', , , extText] = Buffer.from(bewit, 'base64url').toString('utf8').split('\\');
+    const ext = parseExt(extText);
+    const { key, scopes } = this.#resolveKey(id, ext.certificate);
+    try {
+      await hawk.uri.authenticate(req, async () => ({ id, key, algorithm: 'sha256' }));
+    } catch (error) {
+      throw new AuthError(`Hawk bewit: ${(error as Error).message}`);
+    }
+    return this.#restrict(id, scopes, ext.authorizedScopes);
+  }
+
+  async #authenticateHeader(req: IncomingMessage, header: string): Promise<Caller> {
     const attributes = hawk.utils.parseAuthorizationHeader(header) as { id: string; ext?: string };
     const ext = parseExt(attributes.ext);
     const { key, scopes } = this.#resolveKey(attributes.id, ext.certificate);
@@ -54,11 +83,15 @@ export class ClientRegistry {
     } catch (error) {
       throw new AuthError(`Hawk: ${(error as Error).message}`);
     }
-    if (ext.authorizedScopes === undefined) return { clientId: attributes.id, scopes };
-    if (!satisfiesExpression([...scopes], { AllOf: ext.authorizedScopes })) {
+    return this.#restrict(attributes.id, scopes, ext.authorizedScopes);
+  }
+
+  #restrict(clientId: string, scopes: readonly string[], authorizedScopes: string[] | undefined): Caller {
+    if (authorizedScopes === undefined) return { clientId, scopes };
+    if (!satisfiesExpression([...scopes], { AllOf: authorizedScopes })) {
       throw new AuthError('ext.authorizedScopes are not satisfied by the credentials');
     }
-    return { clientId: attributes.id, scopes: ext.authorizedScopes };
+    return { clientId, scopes: authorizedScopes };
   }
 
   #resolveKey(clientId: string, certificate: unknown): { key: string; scopes: readonly string[] } {

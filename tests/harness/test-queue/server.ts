@@ -7,9 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { ArtifactService } from './artifacts.ts';
 import { AuthError, type Caller, ClientRegistry } from './auth.ts';
 import { isWorkerEndpoint, QueueFaults, type WorkerEndpoint } from './faults.ts';
+import { IndexService } from './index-service.ts';
 import { PulsePublisher } from './pulse-publisher.ts';
 import { type HandlerResult, queueHandlers } from './queue-handlers.ts';
-import { type ApiEntry, OBJECT, QUEUE, schemaErrors } from './schemas.ts';
+import { type ApiEntry, INDEX, OBJECT, QUEUE, schemaErrors } from './schemas.ts';
 import { type ScopeParams, satisfies } from './scopes.ts';
 import { TaskStore } from './tasks.ts';
 
@@ -41,6 +42,8 @@ export class TestQueue {
   readonly clients = new ClientRegistry();
   readonly store: TaskStore;
   readonly artifacts: ArtifactService;
+  /** The Index service's findTask and insertTask. */
+  readonly index = new IndexService();
   readonly pulse = new PulsePublisher();
   readonly violations: string[] = [];
   /** Injected failures and hangs (faults.ts). */
@@ -190,7 +193,7 @@ export class TestQueue {
     method: string,
     pathname: string,
   ): { service: string; entry: ApiEntry; params: Record<string, string> } | null {
-    for (const bundle of [QUEUE, OBJECT]) {
+    for (const bundle of [QUEUE, OBJECT, INDEX]) {
       const prefix = `/api/${bundle.serviceName}/v1`;
       if (!pathname.startsWith(prefix)) continue;
       const rest = pathname.slice(prefix.length);
@@ -215,7 +218,9 @@ export class TestQueue {
     const handler =
       service === 'queue'
         ? (queueHandlers(this)[name] ?? this.artifacts.queueHandlers()[name])
-        : this.artifacts.objectHandlers()[name];
+        : service === 'index'
+          ? this.index.handlers()[name]
+          : this.artifacts.objectHandlers()[name];
     if (!handler) throw new Error(`the test queue does not implement ${service}.${name}`);
     return handler;
   }
