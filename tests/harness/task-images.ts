@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,13 +19,11 @@ import type { TestQueue } from './test-queue/server.ts';
 
 export type Compression = 'tar' | 'tar.gz' | 'tar.zst' | 'tar.lz4';
 
-/** A new image (busybox plus `/marker` holding `marker` and `extraBytes` of random data), saved
- * to `dir/image.<compression>` and removed from the engine. Returns the file and the image id. */
-export async function saveTestImage(
-  dir: string,
-  compression: Compression,
+/** A new image in the engine: busybox plus `/marker` holding `marker` and `extraBytes` of random
+ * data, tagged `dw-test/task-image-<marker>:latest`. */
+export async function createTestImage(
   options: { marker?: string; extraBytes?: number } = {},
-): Promise<{ file: string; id: string; marker: string }> {
+): Promise<{ name: string; id: string; marker: string }> {
   const marker = options.marker ?? randomBytes(8).toString('hex');
   const script = `echo ${marker} > /marker && head -c ${options.extraBytes ?? 0} /dev/urandom > /extra`;
   const container = await docker.createContainer({ Image: BUSYBOX_IMAGE, Cmd: ['sh', '-c', script] });
@@ -33,6 +31,18 @@ export async function saveTestImage(
   await container.wait();
   const committed = (await container.commit({ repo: `dw-test/task-image-${marker}`, tag: 'latest' })) as { Id: string };
   await container.remove();
+  return { name: `dw-test/task-image-${marker}:latest`, id: committed.Id, marker };
+}
+
+/** A new image (createTestImage), saved to `dir/<marker>.<compression>` and removed from the
+ * engine. Returns the file and the image id. */
+export async function saveTestImage(
+  dir: string,
+  compression: Compression,
+  options: { marker?: string; extraBytes?: number } = {},
+): Promise<{ file: string; id: string; marker: string }> {
+  const { id: committedId, marker } = await createTestImage(options);
+  const committed = { Id: committedId };
   const tar = join(dir, `${marker}.tar`);
   await pipeline((await docker.getImage(committed.Id).get()) as unknown as Readable, createWriteStream(tar));
   await docker.getImage(`dw-test/task-image-${marker}:latest`).remove();
@@ -58,6 +68,8 @@ export function tempDir(): Promise<string> {
 
 export interface ServedFile {
   readonly url: string;
+  /** Resolves at the first request for it. */
+  readonly requested: Promise<void>;
   /** GET requests served, broken ones included. */
   requests: number;
   readonly errors: string[];
@@ -66,7 +78,10 @@ export interface ServedFile {
 /** Serves files as the artifact storage would; `breakFirst` requests are cut off half way. */
 export class ArtifactFileServer {
   readonly #server: Server;
-  readonly #files = new Map<string, { file: string; breakFirst: number; served: ServedFile }>();
+  readonly #files = new Map<
+    string,
+    { file: string; breakFirst: number; holdUntil: Promise<void>; served: ServedFile; onRequest: () => void }
+  >();
   #base = '';
 
   constructor() {
@@ -74,20 +89,25 @@ export class ArtifactFileServer {
       const entry = this.#files.get(req.url ?? '');
       if (!entry) return void res.writeHead(404).end('no such object');
       entry.served.requests++;
+      entry.onRequest();
       // A connection this server cuts on purpose ends the request with "aborted": expected here.
       req.on('error', (error) => {
         entry.served.errors.push(error.message);
       });
-      const size = statSync(entry.file).size;
-      res.writeHead(200, { 'content-length': size, 'content-type': 'application/octet-stream' });
-      if (entry.served.requests <= entry.breakFirst) {
-        createReadStream(entry.file, { end: Math.floor(size / 2) })
-          .on('end', () => res.destroy())
-          .pipe(res, { end: false });
-        return;
-      }
-      createReadStream(entry.file).pipe(res);
+      entry.holdUntil.then(() => this.#send(entry, res));
     });
+  }
+
+  #send(entry: { file: string; breakFirst: number; served: ServedFile }, res: ServerResponse): void {
+    const size = statSync(entry.file).size;
+    res.writeHead(200, { 'content-length': size, 'content-type': 'application/octet-stream' });
+    if (entry.served.requests <= entry.breakFirst) {
+      createReadStream(entry.file, { end: Math.floor(size / 2) })
+        .on('end', () => res.destroy())
+        .pipe(res, { end: false });
+      return;
+    }
+    createReadStream(entry.file).pipe(res);
   }
 
   async start(): Promise<this> {
@@ -96,10 +116,16 @@ export class ArtifactFileServer {
     return this;
   }
 
-  serve(file: string, options: { breakFirst?: number } = {}): ServedFile {
+  /** `breakFirst`: cut that many responses off half way; `holdUntil`: answer only once it resolves. */
+  serve(file: string, options: { breakFirst?: number; holdUntil?: Promise<void> } = {}): ServedFile {
     const path = `/${randomBytes(6).toString('hex')}/${file.split('/').at(-1)}`;
-    const served: ServedFile = { url: `${this.#base}${path}`, requests: 0, errors: [] };
-    this.#files.set(path, { file, breakFirst: options.breakFirst ?? 0, served });
+    let onRequest: () => void = () => undefined;
+    const requested = new Promise<void>((resolve) => {
+      onRequest = resolve;
+    });
+    const served: ServedFile = { url: `${this.#base}${path}`, requested, requests: 0, errors: [] };
+    const holdUntil = options.holdUntil ?? Promise.resolve();
+    this.#files.set(path, { file, breakFirst: options.breakFirst ?? 0, holdUntil, served, onRequest });
     return served;
   }
 
