@@ -20,5 +20,5 @@ export const LOG_CONTENT_TYPE = 'text/plain; charset=utf-8';
 
 /** A `..` segment would let a name point outside the task's artifacts (or `dw-host run --out DIR`). */
 export function hasParentSegment(name: string): boolean {
-  return name.split(/[/\\]/).includes('..');
+  return name.split('/').includes('..');
 }

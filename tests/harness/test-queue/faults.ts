@@ -15,7 +15,9 @@
 // after authentication (a faulted call still needs valid credentials) and before the request is
 // validated or has any effect. A `fail` is answered at once (default 500, 1 time); a `hang` holds
 // the call (default: every call, until released); a released call is then served normally, even
-// if its client gave up meanwhile, as a slow server would. stop() drops held calls.
+// if its client gave up meanwhile, as a slow server would (a released claimWork whose client is
+// gone claims tasks nobody runs: they come back at claim expiry, as with the real queue).
+// stop() drops held calls.
 //
 // Every faulted call is recorded in `queue.calls` with `fault: 'fail'` and its status, or with
 // `fault: 'hang'` and status 0 when it is held; a held call that is served later is recorded again
