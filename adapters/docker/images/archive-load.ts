@@ -9,7 +9,7 @@ import type { ArtifactDownload } from '../../../functions/images/types.ts';
 import type { DockerClient } from '../client.ts';
 import { decompressorFor } from './decompress.ts';
 import { readEngineMessages } from './engine-messages.ts';
-import { retagArchive } from './retag-archive.ts';
+import { RetagArchive } from './retag-archive.ts';
 
 export interface LoadedArchive {
   /** `sha256:<hex>` of the bytes as downloaded. */
@@ -37,29 +37,23 @@ export async function loadArchive(
 ): Promise<LoadedArchive> {
   const counter = byteCounter(options);
   const decompress = decompressorFor(format);
-  const archive = retagArchive(name);
+  const archive = new RetagArchive(name);
+  // Which stage an error started in: the pipeline passes the first error on to every stage.
   const origin = new WeakMap<object, Stage>();
   const mark = (stage: Stage) => (error: Error) => {
     if (!origin.has(error)) origin.set(error, stage);
   };
   download.body.on('error', mark('download'));
   decompress.on('error', mark('decompress'));
-  archive.input.on('error', mark('archive'));
-  archive.output.on('error', mark('archive'));
+  archive.on('error', mark('archive'));
   let sourceError: Error | null = null;
-  archive.output.on('error', (error) => {
-    sourceError ??= error;
-  });
   const fed = new Promise<void>((resolve) =>
-    pipeline(download.body, counter.stream, decompress, archive.input, (error) => {
-      if (error) {
-        sourceError ??= error;
-        archive.output.destroy(error);
-      }
+    pipeline(download.body, counter.stream, decompress, archive, (error) => {
+      if (error) sourceError ??= error;
       resolve();
     }),
   );
-  const engineError = await engineLoad(docker, archive.output, options.signal);
+  const engineError = await engineLoad(docker, archive, options.signal);
   if (engineError) download.body.destroy();
   await fed;
   if (sourceError) throw sourceFailure(sourceError, origin.get(sourceError) ?? 'download', format);

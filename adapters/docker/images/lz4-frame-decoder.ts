@@ -5,6 +5,7 @@
 // a corrupt block fails to decode, and the tar reader and the engine reject what is left.
 import { Transform, type TransformCallback } from 'node:stream';
 import { uncompressSync } from 'lz4-napi';
+import { ByteQueue } from './byte-queue.ts';
 
 const FRAME_MAGIC = 0x184d2204;
 const SKIPPABLE_MASK = 0xfffffff0;
@@ -27,8 +28,7 @@ interface Frame {
 }
 
 export class Lz4FrameDecoder extends Transform {
-  readonly #chunks: Buffer[] = [];
-  #buffered = 0;
+  readonly #input = new ByteQueue();
   #state: State = { kind: 'magic' };
   #frame: Frame | null = null;
   #frames = 0;
@@ -36,8 +36,7 @@ export class Lz4FrameDecoder extends Transform {
   #window: Buffer = Buffer.alloc(0);
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
+    this.#input.push(chunk);
     try {
       while (this.#step());
       callback();
@@ -47,7 +46,7 @@ export class Lz4FrameDecoder extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    const complete = this.#state.kind === 'magic' && this.#buffered === 0 && this.#frames > 0;
+    const complete = this.#state.kind === 'magic' && this.#input.length === 0 && this.#frames > 0;
     callback(complete ? null : new Error('LZ4 archive is truncated'));
   }
 
@@ -56,9 +55,9 @@ export class Lz4FrameDecoder extends Transform {
     const state = this.#state;
     switch (state.kind) {
       case 'magic':
-        return this.#has(4) && this.#readMagic(this.#take(4).readUInt32LE(0));
+        return this.#has(4) && this.#readMagic(this.#peek(4).readUInt32LE(0));
       case 'skip': {
-        const n = Math.min(state.left, this.#buffered);
+        const n = Math.min(state.left, this.#input.length);
         if (n === 0) return false;
         this.#take(n);
         this.#state = state.left === n ? { kind: 'magic' } : { kind: 'skip', left: state.left - n };
@@ -91,13 +90,11 @@ export class Lz4FrameDecoder extends Transform {
 
   #readMagic(magic: number): boolean {
     if (magic === FRAME_MAGIC) {
+      this.#take(4);
       this.#state = { kind: 'descriptor' };
     } else if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC) {
-      if (!this.#has(4)) {
-        this.#unshift(Buffer.from([magic & 0xff, (magic >>> 8) & 0xff, (magic >>> 16) & 0xff, magic >>> 24]));
-        return false;
-      }
-      this.#state = { kind: 'skip', left: this.#take(4).readUInt32LE(0) };
+      if (!this.#has(8)) return false;
+      this.#state = { kind: 'skip', left: this.#take(8).readUInt32LE(4) };
     } else {
       throw new Error('not an LZ4 frame (bad magic number)');
     }
@@ -155,29 +152,15 @@ export class Lz4FrameDecoder extends Transform {
   }
 
   #has(n: number): boolean {
-    return this.#buffered >= n;
+    return this.#input.length >= n;
   }
 
   #peek(n: number): Buffer {
-    const first = this.#chunks[0] as Buffer;
-    if (first.length >= n) return first.subarray(0, n);
-    const joined = Buffer.concat(this.#chunks);
-    this.#chunks.splice(0, this.#chunks.length, joined);
-    return joined.subarray(0, n);
+    return this.#input.peek(n);
   }
 
   #take(n: number): Buffer {
-    const taken = this.#peek(n);
-    const first = this.#chunks[0] as Buffer;
-    if (first.length === n) this.#chunks.shift();
-    else this.#chunks[0] = first.subarray(n);
-    this.#buffered -= n;
-    return taken;
-  }
-
-  #unshift(bytes: Buffer): void {
-    this.#chunks.unshift(bytes);
-    this.#buffered += bytes.length;
+    return this.#input.take(n);
   }
 }
 
