@@ -6,24 +6,44 @@ export interface OutcomeFacts {
   readonly outcome: RunOutcome;
   readonly retryExitCodes: readonly number[];
   readonly artifactUploadFailed: boolean;
+  /** The task log could not be written in full. */
+  readonly taskLogFailed: boolean;
+  /** Why the task's signal was aborted, if it was, by the time the run is resolved: an abort that
+   * came after the container exited (during uploads) still decides who reports. */
+  readonly abortedWith: TaskAbortReason | null;
 }
 
 export function decideResolution(facts: OutcomeFacts): Resolution {
-  const { outcome } = facts;
+  const { outcome, abortedWith } = facts;
+  // A run that is no longer ours is never reported, whatever it did before the news came.
+  if (abortedWith && !isOurs(abortedWith)) return resolveAbort(abortedWith);
   switch (outcome.kind) {
     case 'malformed-payload':
       return { state: 'exception', reason: 'malformed-payload' };
     case 'internal-error':
       return { state: 'exception', reason: 'internal-error' };
+    case 'engine-failed':
+      // The engine went away under the task: retried at once by the queue, as after a shutdown
+      // (internal-error would not be retried, and the task did nothing wrong).
+      return { state: 'exception', reason: 'worker-shutdown' };
     case 'setup-failed':
       return { state: 'failed' };
     case 'aborted':
       return resolveAbort(outcome.reason);
     case 'exited':
-      if (outcome.exitCode === 0) return facts.artifactUploadFailed ? { state: 'failed' } : { state: 'completed' };
-      if (facts.retryExitCodes.includes(outcome.exitCode)) return { state: 'exception', reason: 'intermittent-task' };
-      return { state: 'failed' };
+      return resolveExit(outcome.exitCode, facts);
   }
+}
+
+function resolveExit(exitCode: number, facts: OutcomeFacts): Resolution {
+  // Shut down while its artifacts were going out: neither completed nor the task's failure.
+  if (facts.abortedWith?.kind === 'worker-shutdown' && facts.artifactUploadFailed)
+    return { state: 'exception', reason: 'worker-shutdown' };
+  // A log the worker could not keep is the worker's fault; not retried, as it may fill the disk again.
+  if (facts.taskLogFailed) return { state: 'exception', reason: 'internal-error' };
+  if (exitCode === 0) return facts.artifactUploadFailed ? { state: 'failed' } : { state: 'completed' };
+  if (facts.retryExitCodes.includes(exitCode)) return { state: 'exception', reason: 'intermittent-task' };
+  return { state: 'failed' };
 }
 
 function resolveAbort(reason: TaskAbortReason): Resolution {
@@ -39,11 +59,18 @@ function resolveAbort(reason: TaskAbortReason): Resolution {
   }
 }
 
-export function outcomeFactsOf(result: UploadResult): OutcomeFacts {
+/** Canceled or claim lost: the queue has resolved the run already; nothing more is ours to do. */
+export function isOurs(reason: TaskAbortReason | null): boolean {
+  return reason === null || (reason.kind !== 'canceled' && reason.kind !== 'claim-lost');
+}
+
+export function outcomeFactsOf(result: UploadResult, abortedWith: TaskAbortReason | null): OutcomeFacts {
   return {
     outcome: result.run.outcome,
     retryExitCodes: result.run.payload?.onExitStatus?.retry ?? [],
     artifactUploadFailed: result.artifactUploadFailed,
+    taskLogFailed: result.taskLogFailed !== undefined,
+    abortedWith,
   };
 }
 

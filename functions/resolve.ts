@@ -1,9 +1,10 @@
+import { abortReasonOf } from './abort.ts';
 import { decideResolution, outcomeFactsOf } from './outcome.ts';
 import type { Resolution, TaskContext, UploadResult } from './types.ts';
 
 /** The default `resolve` stage: the one outcome table, then one report (none for a lost run). */
 export async function resolve(result: UploadResult, ctx: TaskContext): Promise<Resolution> {
-  const resolution = decideResolution(outcomeFactsOf(result));
-  if (resolution.state !== 'unreported') await ctx.queue.report(result.run.claimed, resolution, result);
+  const resolution = decideResolution(outcomeFactsOf(result, abortReasonOf(ctx.signal)));
+  if (resolution.state !== 'unreported') await ctx.queue.report(result.run.claimed, resolution, result, ctx.halt);
   return resolution;
 }

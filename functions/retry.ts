@@ -1,7 +1,6 @@
 // The one retry policy of dw-host: exponential backoff with jitter, bounded by a number of
 // attempts, a deadline or an AbortSignal. The scheduler, the Pulse listener, the artifact store,
 // the reclaimer and the resolution of a run all retry through here, each with its own numbers.
-import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Backoff {
   /** Delay before the second attempt. */
@@ -56,12 +55,19 @@ export async function retry<T>(operation: (attempt: number) => Promise<T>, optio
   }
 }
 
-/** Sleeps `ms`; an abort ends it with the signal's own reason (a TaskAbort, say), not an AbortError. */
-export async function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  if (!signal) return sleep(ms);
-  try {
-    await sleep(ms, undefined, { signal });
-  } catch (error) {
-    throw signal.aborted ? signal.reason : error;
-  }
+/** Sleeps `ms`; an abort ends it with the signal's own reason (a TaskAbort, say), not an AbortError.
+ * The global setTimeout, so that tests on mocked timers control it. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

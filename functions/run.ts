@@ -1,6 +1,7 @@
 // The default `run` stage: validate, THEN take resources; image → container → live log → exit.
 import { abortReasonOf, withMaxRunTime } from './abort.ts';
 import { buildContainerSpec } from './container-spec.ts';
+import { codeOf, messageOf } from './errors.ts';
 import { describeImage, dockerImageName } from './payload/image.ts';
 import { validatePayload } from './payload/validate.ts';
 import { unsupportedRequests } from './payload/worker-support.ts';
@@ -73,9 +74,10 @@ async function runContainer(
   try {
     container = await ctx.engine.start(spec, ctx.log.output);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     ctx.log.error(`Failure to properly start execution environment.\n${message}`);
-    return { outcome: { kind: 'setup-failed', message }, container: null };
+    const kind = codeOf(error) === 'DW_ENGINE_FAILED' ? 'engine-failed' : 'setup-failed';
+    return { outcome: { kind, message }, container: null };
   }
   ctx.resources.defer(`container ${container.id}`, () => container.remove());
   const limit = withMaxRunTime(ctx.signal, maxRunTime);
@@ -88,6 +90,10 @@ async function runContainer(
     ctx.log.info('=== Task Finished ===');
     const reason = abortReasonOf(limit.signal);
     return { outcome: reason ? { kind: 'aborted', reason } : { kind: 'exited', exitCode }, container };
+  } catch (error) {
+    // The engine went away under the task (dockerd stopped or restarted): not the task's doing.
+    ctx.log.error(`The task's container was lost with the Docker engine: ${messageOf(error)}`);
+    return { outcome: { kind: 'engine-failed', message: messageOf(error) }, container };
   } finally {
     limit.clear();
     limit.signal.removeEventListener('abort', stopOnAbort);
@@ -100,6 +106,7 @@ function killFor(reason: TaskAbortReason | null, container: TaskContainer, ctx: 
   } else {
     ctx.log.error(`Task has been aborted prematurely. Reason: ${reason?.kind ?? 'unknown'}`);
   }
-  // wait() settles once the container is gone; a failed kill of an exited container changes nothing.
-  container.kill().catch(() => undefined);
+  // wait() settles once the container is gone; a kill that fails leaves it to maxRunTime's caller
+  // (the pipeline removes the container whatever happens), so the failure is only worth a line.
+  container.kill().catch((error: unknown) => ctx.warn(`killing container ${container.id} failed: ${messageOf(error)}`));
 }

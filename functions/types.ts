@@ -153,7 +153,9 @@ export interface ArtifactRecord {
 /** The service side of claiming and resolving: Taskcluster's queue, or the local task file. */
 export interface TaskQueue {
   claimWork(capacity: number, signal: AbortSignal): Promise<readonly Claimed[]>;
-  report(claimed: Claimed, resolution: Resolution, upload: UploadResult): Promise<void>;
+  /** Reports the resolution once, retrying transient failures while the claim lasts; `signal`
+   * stops the retries (the first attempt is always made). */
+  report(claimed: Claimed, resolution: Resolution, upload: UploadResult, signal?: AbortSignal): Promise<void>;
 }
 
 // ---------------------------------------------------------------- stage results
@@ -163,6 +165,8 @@ export type RunOutcome =
   | { readonly kind: 'setup-failed'; readonly message: string }
   | { readonly kind: 'exited'; readonly exitCode: number }
   | { readonly kind: 'aborted'; readonly reason: TaskAbortReason }
+  /** The container engine failed under the task (unreachable, restarted): not the task's doing. */
+  | { readonly kind: 'engine-failed'; readonly message: string }
   | { readonly kind: 'internal-error'; readonly message: string };
 
 export interface RunResult {
@@ -179,6 +183,8 @@ export interface UploadResult {
   readonly artifacts: readonly ArtifactRecord[];
   /** An artifact that existed could not be stored: a successful run becomes failed. */
   readonly artifactUploadFailed: boolean;
+  /** The task log could not be written in full (disk full, I/O error): the worker's fault. */
+  readonly taskLogFailed?: string;
   readonly durationMs: number;
 }
 
@@ -218,6 +224,8 @@ export interface TaskContext {
   readonly log: TaskLog;
   /** Aborted with a TaskAbort whose `reason` says why (cancel, claim lost, shutdown). */
   readonly signal: AbortSignal;
+  /** Stop everything now, even the log upload and retries of the report: a second SIGTERM. */
+  readonly halt: AbortSignal;
   readonly resources: ResourceScope;
   /** The operator's log (not the task's): for what the task log can no longer say. */
   readonly warn: (message: string) => void;

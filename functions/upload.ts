@@ -1,8 +1,10 @@
 // The default `upload` stage: payload artifacts, then the footer, then the task log itself.
+// After a cancel nothing more goes out; after a shutdown the log still does, unless halted.
+import { abortReasonOf } from './abort.ts';
 import { backingLogName, DEFAULT_LIVE_LOG, LOG_CONTENT_TYPE } from './artifacts/names.ts';
 import { type ArtifactsUploaded, uploadPayloadArtifacts } from './artifacts/payload-artifacts.ts';
 import { messageOf } from './errors.ts';
-import { reportedExitCode } from './outcome.ts';
+import { isOurs, reportedExitCode } from './outcome.ts';
 import type { ArtifactRecord, RunOutcome, RunResult, TaskContext, UploadResult } from './types.ts';
 
 export async function upload(result: RunResult, ctx: TaskContext): Promise<UploadResult> {
@@ -15,11 +17,13 @@ export async function upload(result: RunResult, ctx: TaskContext): Promise<Uploa
   if (collected.failed) ctx.log.error('Encountered error when uploading artifact(s)');
   const durationMs = ctx.now() - result.startedAt;
   ctx.log.footer(collected.failed ? -1 : reportedExitCode(outcome), durationMs);
-  const logs = await uploadTaskLog(result, ctx);
+  const finished = await ctx.log.finish();
+  const logs = await uploadTaskLog(result, finished, ctx);
   return {
     run: result,
     artifacts: [...collected.records, ...logs.records],
     artifactUploadFailed: collected.failed || logs.failed,
+    ...(finished.failure !== undefined ? { taskLogFailed: finished.failure } : {}),
     durationMs,
   };
 }
@@ -31,25 +35,25 @@ function collectsArtifacts(outcome: RunOutcome): boolean {
   return outcome.kind === 'aborted' && outcome.reason.kind === 'max-run-time';
 }
 
-function isOurs(outcome: RunOutcome): boolean {
-  return !(outcome.kind === 'aborted' && (outcome.reason.kind === 'canceled' || outcome.reason.kind === 'claim-lost'));
-}
-
 async function uploadTaskLog(
   result: RunResult,
+  finished: Awaited<ReturnType<TaskContext['log']['finish']>>,
   ctx: TaskContext,
 ): Promise<{ records: ArtifactRecord[]; failed: boolean }> {
-  const finished = await ctx.log.finish();
-  if (!isOurs(result.outcome) || result.payload?.features?.['localLiveLog'] === false)
-    return { records: [], failed: false };
+  const aborted = abortReasonOf(ctx.signal);
+  const runAborted = result.outcome.kind === 'aborted' ? result.outcome.reason : null;
+  if (!isOurs(aborted) || !isOurs(runAborted) || ctx.halt.aborted) return { records: [], failed: false };
+  if (result.payload?.features?.['localLiveLog'] === false) return { records: [], failed: false };
   const liveName = result.payload?.log ?? DEFAULT_LIVE_LOG;
   const backingName = backingLogName(liveName);
-  const meta = { contentType: LOG_CONTENT_TYPE, expires: result.claimed.task.expires, contentLength: finished.size };
+  const meta = { contentType: LOG_CONTENT_TYPE, expires: result.claimed.task.expires };
+  // A shutdown still sends the log; a cancel, a lost claim or a halt stops it mid-way.
+  const options = { signal: untilLostOrHalted(ctx) };
   try {
     // A link's target need not exist yet: both go out together.
     const [backing, live] = await Promise.all([
-      ctx.artifacts.putFile(backingName, finished.open(), meta),
-      ctx.artifacts.putLink(liveName, backingName, meta),
+      ctx.artifacts.putFile(backingName, finished.open(), meta, options),
+      ctx.artifacts.putLink(liveName, backingName, meta, options),
     ]);
     return { records: [backing, live], failed: false };
   } catch (error) {
@@ -57,4 +61,15 @@ async function uploadTaskLog(
     ctx.warn(`uploading the task log of ${result.claimed.taskId} failed: ${messageOf(error)}`);
     return { records: [], failed: true };
   }
+}
+
+/** Aborts when the run stops being ours (cancel, claim lost) or the host halts; not on shutdown. */
+function untilLostOrHalted(ctx: TaskContext): AbortSignal {
+  const lost = new AbortController();
+  const check = () => {
+    if (!isOurs(abortReasonOf(ctx.signal))) lost.abort(ctx.signal.reason);
+  };
+  ctx.signal.addEventListener('abort', check, { once: true });
+  check();
+  return AbortSignal.any([lost.signal, ctx.halt]);
 }

@@ -57,6 +57,10 @@ export const CONFIG_SPEC = {
   DW_PUBLIC_IP: str({ default: '', desc: 'TASKCLUSTER_PUBLIC_IP and the log header' }),
   DW_WORKER_LOCATION: str({ default: '', desc: 'TASKCLUSTER_WORKER_LOCATION (JSON)' }),
   DW_WORK_DIR: str({ default: tmpdir(), desc: 'where task logs and artifacts are spooled' }),
+  DW_MIN_FREE_DISK_MB: positiveInt(1_000_000_000)({
+    default: 10_240,
+    desc: 'below this much free space in DW_WORK_DIR or Docker’s data root, the host does not claim',
+  }),
   DW_LOG_LEVEL: str({ choices: ['debug', 'info', 'warn', 'error'], default: 'info', desc: 'operator log level' }),
 };
 

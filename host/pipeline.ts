@@ -1,8 +1,12 @@
 // One claimed task through run → upload → resolve. The pipeline owns the task's resources and
-// releases them in its `finally`, whatever a stage did; a stage that throws becomes an
-// internal-error outcome instead of a crash, and the task still gets its log and resolution.
-import { messageOf } from '../functions/errors.ts';
+// releases them in its `finally`, whatever a stage did. It never throws: a stage that throws
+// becomes an internal-error outcome, a log that cannot be opened falls back to memory, and a run
+// that no stage managed to report is reported here as exception/internal-error, the last resort.
+import { abortReasonOf } from '../functions/abort.ts';
+import { codeOf, messageOf } from '../functions/errors.ts';
+import { isOurs } from '../functions/outcome.ts';
 import { ResourceScope } from '../functions/resources.ts';
+import { MemoryTaskLogSink } from '../functions/task-log/memory-sink.ts';
 import { TaskLog, type TaskLogSink } from '../functions/task-log/task-log.ts';
 import type {
   ArtifactStore,
@@ -16,6 +20,7 @@ import type {
   UploadResult,
   WorkerIdentity,
 } from '../functions/types.ts';
+import { ReportTracker } from './report-tracker.ts';
 
 export interface PipelineDeps {
   readonly functions: StageFunctions;
@@ -26,6 +31,8 @@ export interface PipelineDeps {
   readonly artifacts: ArtifactStore;
   /** Opens the task's log; what it creates is registered on `resources`. */
   openTaskLog(claimed: Claimed, resources: ResourceScope): Promise<TaskLogSink>;
+  /** Aborted when the host must stop at once (second SIGTERM); never, if absent. */
+  readonly halt?: AbortSignal;
   readonly now?: () => number;
   readonly warn: (message: string) => void;
   readonly onReleaseFailure?: (what: string, error: unknown) => void;
@@ -41,14 +48,15 @@ export async function processTask(claimed: Claimed, signal: AbortSignal, deps: P
     return releasing;
   };
   try {
-    const log = new TaskLog(await deps.openTaskLog(claimed, resources), deps.now);
+    const reports = new ReportTracker(deps.queue);
     const ctx: TaskContext = {
       worker: deps.worker,
-      queue: deps.queue,
+      queue: reports,
       engine: deps.engine,
       artifacts: deps.artifacts,
-      log,
+      log: new TaskLog(await openTaskLog(claimed, resources, deps), deps.now),
       signal,
+      halt: deps.halt ?? new AbortController().signal,
       resources,
       warn: deps.warn,
       now: deps.now ?? Date.now,
@@ -57,10 +65,19 @@ export async function processTask(claimed: Claimed, signal: AbortSignal, deps: P
     const ran = await runStage(claimed, ctx, deps.functions);
     const uploaded = await uploadStage(ran, ctx, deps.functions);
     // Everything the task held is done with once its artifacts are out: free it while reporting.
-    const [resolution] = await Promise.all([deps.functions.resolve(uploaded, ctx), release()]);
+    const [resolution] = await Promise.all([resolveStage(uploaded, ctx, deps.functions, reports), release()]);
     return resolution;
   } finally {
     await release();
+  }
+}
+
+async function openTaskLog(claimed: Claimed, resources: ResourceScope, deps: PipelineDeps): Promise<TaskLogSink> {
+  try {
+    return await deps.openTaskLog(claimed, resources);
+  } catch (error) {
+    deps.warn(`the task log of ${claimed.taskId} could not be opened, keeping it in memory: ${messageOf(error)}`);
+    return new MemoryTaskLogSink(messageOf(error));
   }
 }
 
@@ -69,11 +86,14 @@ async function runStage(claimed: Claimed, ctx: TaskContext, functions: StageFunc
   try {
     return await functions.run(claimed, ctx);
   } catch (error) {
-    ctx.log.error(`Task failed inside the worker: ${messageOf(error)}`);
+    const engineFailed = codeOf(error) === 'DW_ENGINE_FAILED';
+    ctx.log.error(
+      `${engineFailed ? 'The Docker engine failed' : 'Task failed inside the worker'}: ${messageOf(error)}`,
+    );
     return {
       claimed,
       payload: null,
-      outcome: { kind: 'internal-error', message: messageOf(error) },
+      outcome: { kind: engineFailed ? 'engine-failed' : 'internal-error', message: messageOf(error) },
       startedAt,
       container: null,
     };
@@ -85,7 +105,40 @@ async function uploadStage(result: RunResult, ctx: TaskContext, functions: Stage
     return await functions.upload(result, ctx);
   } catch (error) {
     const message = `uploading artifacts failed inside the worker: ${messageOf(error)}`;
+    ctx.warn(message);
     const run: RunResult = { ...result, outcome: { kind: 'internal-error', message } };
     return { run, artifacts: [], artifactUploadFailed: true, durationMs: ctx.now() - result.startedAt };
+  }
+}
+
+/** The pool's resolve, then the guarantee: a run still ours that nobody reported is reported
+ * here: with what resolve decided if it returned without reporting, as exception/internal-error if
+ * it threw. */
+async function resolveStage(
+  uploaded: UploadResult,
+  ctx: TaskContext,
+  functions: StageFunctions,
+  reports: ReportTracker,
+): Promise<Resolution> {
+  const { taskId } = uploaded.run.claimed;
+  let decided: Resolution = { state: 'exception', reason: 'internal-error' };
+  try {
+    const resolution = await functions.resolve(uploaded, ctx);
+    if (resolution.state === 'unreported' || reports.reported) return resolution;
+    ctx.warn(`resolve decided ${resolution.state} for ${taskId} but did not report it; reporting it now`);
+    decided = resolution;
+  } catch (error) {
+    ctx.warn(`resolving ${taskId} failed: ${messageOf(error)}`);
+    if (reports.reported) return reports.reported;
+  }
+  const lost = abortReasonOf(ctx.signal);
+  if (!isOurs(lost)) return { state: 'unreported', why: `the run is no longer ours (${lost?.kind})` };
+  try {
+    await reports.report(uploaded.run.claimed, decided, uploaded, ctx.halt);
+    return decided;
+  } catch (error) {
+    // Nothing more can be done: the queue's claim expiry will retry the task.
+    ctx.warn(`the last-resort report of ${taskId} failed too: ${messageOf(error)}`);
+    return { state: 'unreported', why: `every report failed: ${messageOf(error)}` };
   }
 }

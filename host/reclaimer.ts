@@ -1,7 +1,8 @@
 // Keeps a claim alive: reclaims at half the time left before takenUntil (room for clock skew and
-// retries), retries transient failures until the claim would expire, and reports the claim as
-// lost on a 409/404 (canceled, deadline, expired) or when time runs out.
+// retries), retries failures other than 409/404 until the claim would expire, and reports the
+// claim as lost on a 409/404 (canceled, deadline, expired) or when time runs out.
 import { statusOf } from '../functions/errors.ts';
+import { type Backoff, retry } from '../functions/retry.ts';
 
 export interface ReclaimDeps {
   /** Reclaims and returns the new takenUntil (the new credentials are swapped in by the caller). */
@@ -11,36 +12,39 @@ export interface ReclaimDeps {
   onError?(error: unknown): void;
 }
 
+const RECLAIM_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 5_000 };
+const isRefusal = (error: unknown) => statusOf(error) === 409 || statusOf(error) === 404;
+
 export function keepClaimAlive(takenUntil: string, deps: ReclaimDeps): { stop(): void } {
-  let stopped = false;
+  const stopped = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  const after = (ms: number, fn: () => Promise<void>) => {
-    timer = setTimeout(() => void fn(), Math.max(0, ms));
+  const schedule = (until: number) => {
+    timer = setTimeout(() => void attempt(until), Math.max(0, (until - Date.now()) / 2));
   };
-  const attempt = (until: number) => async () => {
-    if (stopped) return;
+  const attempt = async (until: number) => {
     try {
-      const next = await deps.reclaim();
-      if (stopped) return;
+      const next = await retry(() => deps.reclaim(), {
+        backoff: RECLAIM_BACKOFF,
+        retryable: (error) => !isRefusal(error),
+        deadline: until,
+        signal: stopped.signal,
+        ...(deps.onError ? { onRetry: deps.onError } : {}),
+      });
+      if (stopped.signal.aborted) return;
       deps.onReclaimed?.(next);
-      const nextUntil = Date.parse(next);
-      after((nextUntil - Date.now()) / 2, attempt(nextUntil));
+      schedule(Date.parse(next));
     } catch (error) {
-      if (stopped) return;
-      const status = statusOf(error);
-      if (status === 409 || status === 404)
-        return deps.onLost(`the queue refused the reclaim (${status}): ${(error as Error).message}`);
+      if (stopped.signal.aborted) return;
+      if (isRefusal(error))
+        return deps.onLost(`the queue refused the reclaim (${statusOf(error)}): ${(error as Error).message}`);
       deps.onError?.(error);
-      const left = until - Date.now();
-      if (left <= 0) return deps.onLost('the claim expired before a reclaim succeeded');
-      after(Math.min(5_000, left / 4), attempt(until));
+      deps.onLost('the claim expired before a reclaim succeeded');
     }
   };
-  const until = Date.parse(takenUntil);
-  after((until - Date.now()) / 2, attempt(until));
+  schedule(Date.parse(takenUntil));
   return {
     stop() {
-      stopped = true;
+      stopped.abort();
       clearTimeout(timer);
     },
   };

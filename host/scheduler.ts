@@ -6,17 +6,29 @@
 // hints (which claim at once), a freed slot claims at once only if hints were missed while all
 // slots were busy, and a safety long-poll runs every `safetyPollMs` in case a message was lost.
 // Without Pulse, the long-poll runs continuously.
-import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { TaskAbort } from '../functions/abort.ts';
+import { type Backoff, backoffDelay, pause } from '../functions/retry.ts';
 import type { ClaimContext, Claimed, StageFunctions, TaskAbortReason } from '../functions/types.ts';
+
+/** After a failed claimWork (beyond the client's own retries). */
+const CLAIM_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 30_000 };
+
+/** Whether claiming may go on now (free disk, engine reachable): see claim-gate.ts. */
+export interface ClaimGatePort {
+  readonly closedBecause: string | null;
+  whenOpen(signal: AbortSignal): Promise<void>;
+}
 
 export interface SchedulerDeps {
   readonly capacity: number;
   readonly functions: StageFunctions;
   readonly claimContext: ClaimContext;
   runTask(claimed: Claimed, signal: AbortSignal): Promise<void>;
+  /** 'fatal' stops claiming for good (the host then drains and exits): refused credentials. */
   onClaimError(error: unknown, trigger: string): 'retry' | 'fatal';
+  readonly gate?: ClaimGatePort;
+  onTaskError(claimed: Claimed, error: unknown): void;
   /** Whether Pulse is connected, so hints can be relied on. */
   pulseHealthy(): boolean;
   readonly safetyPollMs: number;
@@ -29,6 +41,10 @@ export class Scheduler {
   #reserved = 0;
   readonly #claimsInFlight = new Set<Promise<void>>();
   #accepting = true;
+  /** Aborted when claiming stops, to end a wait for the gate. */
+  readonly #stopped = new AbortController();
+  /** The error that stopped claiming for good, if one did. */
+  fatalError: unknown = null;
   #wake: () => void = () => undefined;
   #failures = 0;
   /** Hints that found no free slot: tasks probably still pending. Each claimed task pays one off;
@@ -52,7 +68,12 @@ export class Scheduler {
     return this.#running.size;
   }
 
-  /** The long-poll loop; returns when claiming stops, throws on a fatal claim error. */
+  /** The tasks this host runs now (their containers are theirs, not leftovers). */
+  runningTaskIds(): Set<string> {
+    return new Set([...this.#running.keys()].map((key) => key.slice(0, key.lastIndexOf('/'))));
+  }
+
+  /** The long-poll loop; returns when claiming stops (see `fatalError` for why, if it was fatal). */
   async pollUntilStopped(): Promise<void> {
     while (this.#accepting) {
       const delay = this.free > 0 ? this.#pollDelay() : Number.POSITIVE_INFINITY;
@@ -64,11 +85,12 @@ export class Scheduler {
     }
   }
 
-  /** A Pulse hint: claim now for slots that no claim holds, or remember it for the next free slot. */
+  /** A Pulse hint: claim now for slots that no claim holds, or remember it for the next free slot
+   * (or for when the gate opens again). */
   hint(): void {
     this.#hints += 1;
     if (!this.#accepting) return;
-    if (this.free > 0) this.claim('pulse').catch(() => undefined);
+    if (this.free > 0 && !this.#deps.gate?.closedBecause) void this.claim('pulse');
     else this.#missedHints += 1;
   }
 
@@ -79,6 +101,7 @@ export class Scheduler {
 
   stopClaiming(): void {
     this.#accepting = false;
+    this.#stopped.abort();
     this.#wake();
   }
 
@@ -100,6 +123,7 @@ export class Scheduler {
     }
   }
 
+  /** Claims for the free slots; never rejects (failures are handed to onClaimError). */
   claim(trigger: string): Promise<void> {
     const slots = this.free;
     if (slots <= 0) return Promise.resolve();
@@ -112,14 +136,24 @@ export class Scheduler {
     this.#reserved += slots;
     const hintsBefore = this.#hints;
     try {
+      // Free disk and a reachable engine first; while they are missing this waits, holding the slots.
+      await this.#deps.gate?.whenOpen(this.#stopped.signal);
+      if (!this.#accepting) return;
       const claims = await this.#deps.functions.claim({ capacity: slots }, this.#deps.claimContext);
       this.#failures = 0;
       this.#settleMissedHints(claims.length, slots, this.#hints !== hintsBefore);
       for (const claimed of claims) this.#start(claimed);
     } catch (error) {
-      if (this.#deps.onClaimError(error, trigger) === 'fatal') throw error;
+      if (!this.#accepting) return; // stopped while waiting for the gate or the claim: nothing to report
+      if (this.#deps.onClaimError(error, trigger) === 'fatal') {
+        this.fatalError = error;
+        this.stopClaiming();
+        return;
+      }
       this.#failures += 1;
-      await sleep(Math.min(30_000, 500 * 2 ** this.#failures));
+      await pause(backoffDelay(CLAIM_BACKOFF, this.#failures), this.#stopped.signal).catch(() => {
+        // Claiming stopped during the back-off: nothing to wait for any more.
+      });
     } finally {
       this.#reserved -= slots;
       this.#lastClaimEnded = Date.now();
@@ -157,7 +191,8 @@ export class Scheduler {
     this.#running.set(key, controller);
     this.#tasks
       .add(() => this.#deps.runTask(claimed, controller.signal))
-      .catch(() => undefined) // runTask reports its own failures; a rejection must not crash the host
+      // runTask handles its own failures; should one escape, it is logged, never a crash.
+      .catch((error: unknown) => this.#deps.onTaskError(claimed, error))
       .finally(() => {
         this.#running.delete(key);
         this.#wake();

@@ -23,6 +23,8 @@ export interface TaskRunnerDeps {
   readonly credentials: TaskCredentialsRegistry;
   readonly workDir: string;
   readonly log: OperatorLog;
+  /** Aborted by a second SIGTERM: stop every task's uploads and retries now. */
+  readonly halt: AbortSignal;
   abort(taskId: string, runId: number, reason: TaskAbortReason): void;
 }
 
@@ -40,11 +42,12 @@ export function taskRunner(deps: TaskRunnerDeps): (claimed: Claimed, signal: Abo
       },
     });
     try {
+      // processTask never throws: every run this host holds gets exactly one resolution, or (when no
+      // report got through) is left to the queue's claim expiry, which retries it.
       const resolution = await processTask(claimed, signal, pipelineDeps(claimed, deps, log));
-      log.info({ stage: 'resolve', resolution }, 'task resolved');
-    } catch (error) {
-      // Not reported: the queue's claim expiry will hand the task to a worker again.
-      log.error({ err: error }, 'task could not be resolved');
+      const failed = resolution.state === 'unreported' && resolution.why.startsWith('every report failed');
+      if (failed) log.error({ stage: 'resolve', resolution }, 'run left to the queue: no report got through');
+      else log.info({ stage: 'resolve', resolution }, 'task resolved');
     } finally {
       keepAlive.stop();
       deps.credentials.delete(claimed.taskId, claimed.runId);
@@ -60,6 +63,7 @@ function pipelineDeps(claimed: Claimed, deps: TaskRunnerDeps, log: OperatorLog):
     worker: deps.worker,
     queue: deps.queue,
     engine: deps.engine,
+    halt: deps.halt,
     artifacts: new TaskclusterArtifactStore({
       rootUrl: config.TASKCLUSTER_ROOT_URL,
       taskId: claimed.taskId,

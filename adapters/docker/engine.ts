@@ -4,26 +4,44 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { LABELS } from '../../functions/container-spec.ts';
-import { statusOf } from '../../functions/errors.ts';
+import { DwError, messageOf, statusOf } from '../../functions/errors.ts';
 import type { ContainerEngine, ContainerSpec, TaskContainer } from '../../functions/types.ts';
 import { readArchive } from './archive.ts';
 import { type DockerClient, dockerClient } from './client.ts';
 
 export class DockerEngine implements ContainerEngine {
   readonly #docker: DockerClient;
+  readonly #onFailure: (error: DwError) => void;
 
-  constructor(docker: DockerClient = dockerClient()) {
+  /** `onFailure` hears of every DW_ENGINE_FAILED, so the host can stop claiming at once. */
+  constructor(docker: DockerClient = dockerClient(), onFailure: (error: DwError) => void = () => {}) {
     this.#docker = docker;
+    this.#onFailure = onFailure;
   }
 
-  /** Removes every container labelled as this worker's: what a killed predecessor left behind. */
-  async removeContainersOf(workerId: string): Promise<number> {
-    const leftovers = await this.#docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.workerId}=${workerId}`] },
-    });
+  /** Removes the containers labelled as this worker's, but those of `keepTaskIds`: what a killed
+   * predecessor, or an engine restart under running tasks, left behind. */
+  async removeContainersOf(workerId: string, keepTaskIds: ReadonlySet<string> = new Set()): Promise<number> {
+    const leftovers = (
+      await this.#docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${workerId}`] } })
+    ).filter((container) => !keepTaskIds.has(container.Labels?.[LABELS.taskId] ?? ''));
     for (const container of leftovers) await this.#docker.getContainer(container.Id).remove({ force: true, v: true });
     return leftovers.length;
+  }
+
+  /** Resolves when the engine answers; throws DW_ENGINE_FAILED otherwise. */
+  async ping(): Promise<void> {
+    try {
+      await this.#docker.ping();
+    } catch (error) {
+      throw engineFailure('the Docker engine does not answer', error);
+    }
+  }
+
+  /** Where the engine keeps images and containers (to watch its free space), if it says. */
+  async rootDir(): Promise<string | null> {
+    const root = (await this.#docker.info())['DockerRootDir'];
+    return typeof root === 'string' ? root : null;
   }
 
   async imageId(name: string): Promise<string | null> {
@@ -31,42 +49,76 @@ export class DockerEngine implements ContainerEngine {
       return (await this.#docker.getImage(name).inspect()).Id;
     } catch (error) {
       if (statusOf(error) === 404) return null;
-      throw error;
+      throw await this.#classify('the Docker engine failed to inspect an image', error);
     }
   }
 
   async start(spec: ContainerSpec, output: Writable): Promise<TaskContainer> {
-    const container = await this.#docker.createContainer({
-      Image: spec.image,
-      Cmd: [...spec.command],
-      Env: [...spec.env],
-      Labels: { ...spec.labels },
-      Tty: true,
-      AttachStdout: true,
-      AttachStderr: true,
-      HostConfig: { ShmSize: spec.shmSize, ExtraHosts: [...spec.extraHosts], Privileged: false },
+    const container = await this.#docker.createContainer(containerOptions(spec)).catch(async (error: unknown) => {
+      throw await this.#classify('the Docker engine failed to create the container', error);
     });
     try {
       // Attach before start so no early output is lost; with a TTY stdout and stderr are one stream.
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
       stream.pipe(output, { end: false });
-      const drained = finished(stream).catch(() => undefined);
+      // An attach stream that breaks means the engine broke; wait() is what reports that.
+      const drained = finished(stream).catch(() => 'output stream broken');
       await container.start();
-      return new DockerTaskContainer(container, drained);
+      return new DockerTaskContainer(container, drained, (error) => {
+        const failure = engineFailure('the Docker engine failed while the task ran', error);
+        this.#onFailure(failure);
+        return failure;
+      });
     } catch (error) {
-      await container.remove({ force: true }).catch(() => undefined);
-      throw error;
+      await container.remove({ force: true }).catch(() => {
+        // The create succeeded and attach/start did not: the engine is in trouble; the cause is thrown below.
+      });
+      throw await this.#classify('the Docker engine failed while starting the container', error);
     }
   }
+
+  /** A refusal of the request (bad image, bad command: the task's doing) stays as it is; the engine
+   * itself failing (no answer, or a 5xx while it does not answer a ping) becomes DW_ENGINE_FAILED. */
+  async #classify(what: string, error: unknown): Promise<unknown> {
+    const status = statusOf(error);
+    if (status !== undefined && status < 500) return error;
+    const answers = await this.#docker.ping().then(
+      () => true,
+      () => false,
+    );
+    if (status !== undefined && answers) return error;
+    const failure = engineFailure(what, error);
+    this.#onFailure(failure);
+    return failure;
+  }
+}
+
+function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
+  return {
+    Image: spec.image,
+    Cmd: [...spec.command],
+    Env: [...spec.env],
+    Labels: { ...spec.labels },
+    Tty: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    HostConfig: { ShmSize: spec.shmSize, ExtraHosts: [...spec.extraHosts], Privileged: false },
+  };
+}
+
+function engineFailure(what: string, error: unknown): DwError {
+  return new DwError('DW_ENGINE_FAILED', `${what}: ${messageOf(error)}`, { cause: error });
 }
 
 class DockerTaskContainer implements TaskContainer {
   readonly #container: Docker.Container;
   readonly #outputDrained: Promise<unknown>;
+  readonly #lost: (error: unknown) => DwError;
 
-  constructor(container: Docker.Container, outputDrained: Promise<unknown>) {
+  constructor(container: Docker.Container, outputDrained: Promise<unknown>, lost: (error: unknown) => DwError) {
     this.#container = container;
     this.#outputDrained = outputDrained;
+    this.#lost = lost;
   }
 
   get id(): string {
@@ -74,7 +126,12 @@ class DockerTaskContainer implements TaskContainer {
   }
 
   async wait(): Promise<number> {
-    const { StatusCode } = (await this.#container.wait()) as { StatusCode: number };
+    let StatusCode: number;
+    try {
+      ({ StatusCode } = (await this.#container.wait()) as { StatusCode: number });
+    } catch (error) {
+      throw this.#lost(error);
+    }
     await this.#outputDrained;
     return StatusCode;
   }

@@ -1,29 +1,46 @@
-// The task log in local mode: a file (the backing log), teed live to the terminal.
+// The task log as a file (the backing log), teed live to the terminal in `dw-host run`. A write
+// error (disk full, I/O error) must not crash the host or stall the container: the sink stops
+// writing to the file, drops further bytes (counting them), and the finished log ends with a line
+// saying what was lost.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { codeOf, messageOf } from '../../functions/errors.ts';
+import { errorLine } from '../../functions/task-log/format.ts';
 import type { FinishedLog, TaskLogSink } from '../../functions/task-log/task-log.ts';
 
 export class FileTaskLogSink implements TaskLogSink {
   readonly stream: Writable;
   readonly #path: string;
   readonly #file: ReturnType<typeof createWriteStream>;
+  #failure: string | undefined;
+  #dropped = 0;
 
   /** `live` receives every byte as it is written (stdout for `dw-host run`). */
   constructor(path: string, live?: NodeJS.WritableStream) {
     this.#path = path;
     this.#file = createWriteStream(path);
-    const file = this.#file;
+    this.#file.on('error', (error) => this.#fail(error));
     this.stream = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
+      write: (chunk: Buffer, _encoding, callback) => {
         live?.write(chunk);
-        // Honour the file's backpressure so a chatty task is never buffered whole in memory.
-        if (file.write(chunk)) callback();
-        else file.once('drain', () => callback());
+        if (this.#failure !== undefined) {
+          this.#dropped += chunk.length;
+          return callback();
+        }
+        // Honour the file's backpressure so a chatty task is never buffered whole in memory;
+        // an error while waiting releases the writer too.
+        if (this.#file.write(chunk)) return callback();
+        const resume = () => {
+          this.#file.off('drain', resume).off('error', resume);
+          callback();
+        };
+        this.#file.once('drain', resume).once('error', resume);
       },
-      final(callback) {
-        file.end(callback);
+      final: (callback) => {
+        if (this.#failure !== undefined || this.#file.destroyed) return callback();
+        this.#file.end(callback);
       },
     });
   }
@@ -31,9 +48,34 @@ export class FileTaskLogSink implements TaskLogSink {
   async finish(): Promise<FinishedLog> {
     this.stream.end();
     await finished(this.stream);
-    await finished(this.#file);
-    const { size } = await stat(this.#path);
+    if (this.#failure === undefined) await finished(this.#file).catch((error) => this.#fail(error));
+    const kept = await stat(this.#path).then(
+      (s) => s.size,
+      () => 0,
+    );
+    if (this.#failure === undefined) return { size: kept, open: () => createReadStream(this.#path) };
+    const trailer = Buffer.from(
+      errorLine(`The task log could not be written in full (${this.#failure}); ${this.#dropped} bytes were lost.`),
+    );
     const path = this.#path;
-    return { size, open: () => createReadStream(path) };
+    return {
+      size: kept + trailer.length,
+      open: () => concat(kept > 0 ? createReadStream(path, { end: kept - 1 }) : Readable.from([]), trailer),
+      failure: this.#failure,
+    };
   }
+
+  #fail(error: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = codeOf(error) ?? messageOf(error);
+    this.#file.destroy();
+  }
+}
+
+function concat(head: Readable, tail: Buffer): Readable {
+  const out = new PassThrough();
+  head.on('error', (error) => out.destroy(error));
+  head.pipe(out, { end: false });
+  head.on('end', () => out.end(tail));
+  return out;
 }

@@ -1,9 +1,13 @@
 // TaskQueue on Taskcluster's Queue service. claimWork uses the worker's own credentials; every
 // per-task call uses that run's temporary credentials from the claim or the latest reclaim.
 import taskcluster, { type Credentials, type Queue } from 'taskcluster-client';
-import { statusOf } from '../../functions/errors.ts';
+import { DwError, isTransient, statusOf } from '../../functions/errors.ts';
+import { type Backoff, retry } from '../../functions/retry.ts';
 import type { Claimed, Resolution, TaskCredentials, TaskDefinition, TaskQueue } from '../../functions/types.ts';
 import type { TaskCredentialsRegistry } from './credentials.ts';
+
+/** After taskcluster-client's own retries (5, within ~10 s): keep trying while the claim lasts. */
+const REPORT_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 30_000 };
 
 export interface QueueOptions {
   readonly rootUrl: string;
@@ -32,11 +36,23 @@ export class TaskclusterQueue implements TaskQueue {
   async claimWork(capacity: number): Promise<readonly Claimed[]> {
     const { rootUrl, workerPoolId, workerGroup, workerId } = this.#options;
     const queue = new taskcluster.Queue({ rootUrl, credentials: this.#options.workerCredentials() });
-    const { tasks } = (await queue.claimWork(workerPoolId, { workerGroup, workerId, tasks: capacity })) as {
-      tasks: ClaimResponse[];
-    };
+    let tasks: ClaimResponse[];
+    try {
+      ({ tasks } = (await queue.claimWork(workerPoolId, { workerGroup, workerId, tasks: capacity })) as {
+        tasks: ClaimResponse[];
+      });
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 401 || status === 403) {
+        const detail = (error as Error).message.split('\n')[0];
+        throw new DwError('DW_CREDENTIALS_REFUSED', `the queue refused the worker credentials (${status}): ${detail}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
     return tasks.map((claim) => {
-      this.#options.credentials.set(claim.status.taskId, claim.runId, claim.credentials);
+      this.#options.credentials.set(claim.status.taskId, claim.runId, claim.credentials, claim.takenUntil);
       return {
         taskId: claim.status.taskId,
         runId: claim.runId,
@@ -47,8 +63,23 @@ export class TaskclusterQueue implements TaskQueue {
     });
   }
 
-  /** A 409 means the run is no longer ours (canceled, expired): nothing is left to report. */
-  async report(claimed: Claimed, resolution: Resolution): Promise<void> {
+  /** Reports once; transient failures are retried while the claim lasts (the reclaimer keeps it
+   * alive meanwhile), until `signal` says stop. A 409 means the run is no longer ours (canceled,
+   * expired): nothing is left to report. */
+  async report(claimed: Claimed, resolution: Resolution, _upload?: unknown, signal?: AbortSignal): Promise<void> {
+    if (resolution.state === 'unreported') return;
+    const { taskId, runId } = claimed;
+    // The queue publishes task-exception for our own report too; the host must not take it for a cancel.
+    if (resolution.state === 'exception') this.#options.credentials.noteReporting(taskId, runId, resolution.reason);
+    const bounds = signal?.aborted ? { attempts: 1 } : signal ? { signal } : {};
+    await retry(() => this.#reportOnce(claimed, resolution), {
+      backoff: REPORT_BACKOFF,
+      retryable: (error) => isTransient(error) && this.#options.credentials.claimLasts(taskId, runId),
+      ...bounds,
+    });
+  }
+
+  async #reportOnce(claimed: Claimed, resolution: Resolution): Promise<void> {
     const queue = this.taskQueue(claimed);
     const { taskId, runId } = claimed;
     try {
@@ -67,7 +98,7 @@ export class TaskclusterQueue implements TaskQueue {
       takenUntil: string;
       credentials: TaskCredentials;
     };
-    this.#options.credentials.set(claimed.taskId, claimed.runId, reply.credentials);
+    this.#options.credentials.set(claimed.taskId, claimed.runId, reply.credentials, reply.takenUntil);
     return reply.takenUntil;
   }
 

@@ -7,6 +7,8 @@ import { errorLine, footerLine, headerLines, infoLine } from './format.ts';
 export interface FinishedLog {
   readonly size: number;
   open(): Readable;
+  /** Why part of the log was lost (disk full, I/O error); what was kept is still readable. */
+  readonly failure?: string;
 }
 
 export interface TaskLogSink {

@@ -44,6 +44,8 @@ export function startHost(queue: TestQueue, workerPoolId: string, env: NodeJS.Pr
       DW_WORKER_ID: workerId,
       DW_PULSE_URL: PULSE_URL,
       DW_SHUTDOWN_GRACE_SECONDS: '5',
+      // The tests' own spool files are small; CI machines may have little disk to spare.
+      DW_MIN_FREE_DISK_MB: '64',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

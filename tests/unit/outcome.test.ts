@@ -8,6 +8,8 @@ const facts = (outcome: RunOutcome, more: Partial<OutcomeFacts> = {}): OutcomeFa
   outcome,
   retryExitCodes: [],
   artifactUploadFailed: false,
+  taskLogFailed: false,
+  abortedWith: null,
   ...more,
 });
 
@@ -56,6 +58,36 @@ const table: Array<[string, OutcomeFacts, Resolution]> = [
     'a bug inside the worker',
     facts({ kind: 'internal-error', message: 'x' }),
     { state: 'exception', reason: 'internal-error' },
+  ],
+  [
+    'the engine failed under the task (dockerd stopped or restarted)',
+    facts({ kind: 'engine-failed', message: 'connect ENOENT' }),
+    { state: 'exception', reason: 'worker-shutdown' },
+  ],
+  [
+    'exit 0 but the task log could not be written in full (disk full)',
+    facts(exited(0), { taskLogFailed: true }),
+    { state: 'exception', reason: 'internal-error' },
+  ],
+  [
+    'exit 0, then canceled while uploading: not reported',
+    facts(exited(0), { abortedWith: { kind: 'canceled' } }),
+    { state: 'unreported', why: 'the task was canceled' },
+  ],
+  [
+    'exit 0, then the claim was lost while uploading: not reported',
+    facts(exited(0), { abortedWith: { kind: 'claim-lost', message: '409' } }),
+    { state: 'unreported', why: 'the claim was lost: 409' },
+  ],
+  [
+    'exit 0, then shut down while artifacts were going out',
+    facts(exited(0), { abortedWith: { kind: 'worker-shutdown' }, artifactUploadFailed: true }),
+    { state: 'exception', reason: 'worker-shutdown' },
+  ],
+  [
+    'exit 0, shut down after every artifact was out: completed',
+    facts(exited(0), { abortedWith: { kind: 'worker-shutdown' } }),
+    { state: 'completed' },
   ],
 ];
 

@@ -27,6 +27,7 @@ function harness(options: { capacity: number; pulse: boolean }) {
     pulseHealthy: () => pulse,
     safetyPollMs: 30_000,
     onClaimError: () => 'retry',
+    onTaskError: (_claimed, error) => assert.fail(String(error)),
     runTask: (claimed) =>
       new Promise<void>((resolve) => {
         running += 1;
