@@ -9,9 +9,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // Beside the project's other tool caches; keyed by Node version, as the stripper may change.
-const CACHE_DIR = fileURLToPath(
-  new URL(`../node_modules/.cache/dw-host-ts/node${process.versions.node}/`, import.meta.url),
+// DW_TS_CACHE_DIR moves it (e.g. to a writable place when the install is read-only).
+const CACHE_DIR = join(
+  process.env.DW_TS_CACHE_DIR || fileURLToPath(new URL('../node_modules/.cache/dw-host-ts/', import.meta.url)),
+  `node${process.versions.node}`,
 );
+/** Set once the cache cannot be written (read-only install, another owner): strip, never store. */
+let unwritable = false;
 
 export function cacheStrippedTypeScript() {
   if (typeof module.registerHooks !== 'function' || typeof module.stripTypeScriptTypes !== 'function') return;
@@ -35,11 +39,22 @@ function strippedSource(path) {
     const source = withoutExperimentalWarning(() =>
       module.stripTypeScriptTypes(readFileSync(path, 'utf8'), { mode: 'strip' }),
     );
+    if (!unwritable) store(cached, source);
+    return source;
+  }
+}
+
+/** A cache that cannot be written only costs start-up time; it must never stop dw-host. */
+function store(cached, source) {
+  try {
     mkdirSync(CACHE_DIR, { recursive: true });
     const partial = `${cached}.${process.pid}`;
     writeFileSync(partial, source);
     renameSync(partial, cached);
-    return source;
+  } catch (error) {
+    unwritable = true;
+    if (process.env.DW_TS_CACHE_DEBUG)
+      process.stderr.write(`dw-host: TypeScript cache not written: ${error.message}\n`);
   }
 }
 

@@ -9,6 +9,7 @@ import { LocalQueue, type LocalResult } from '../adapters/local/local-queue.ts';
 import { readTaskFile } from '../adapters/local/task-file.ts';
 import { FileTaskLogSink } from '../adapters/local/task-log-file.ts';
 import { TaskAbort } from '../functions/abort.ts';
+import { messageOf } from '../functions/errors.ts';
 import { defaultFunctions } from '../functions/index.ts';
 import { loadFunctions } from './functions-loader.ts';
 import { processTask } from './pipeline.ts';
@@ -35,8 +36,9 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
   const queue = new LocalQueue(fromFile, outDir);
   const worker = localWorkerIdentity(fromFile.task);
   const interrupt = new AbortController();
+  const engine = new DockerEngine();
   const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupt.signal.aborted) process.exit(130);
+    if (interrupt.signal.aborted) return quitNow(engine, fromFile.taskId, io);
     io.stderr.write(`dw-host: ${signal}: stopping the task (again to quit at once)\n`);
     interrupt.abort(new TaskAbort({ kind: 'worker-shutdown' }));
   };
@@ -49,7 +51,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
         defaults: defaultFunctions,
         worker,
         queue,
-        engine: new DockerEngine(),
+        engine,
         artifacts: new LocalArtifactStore(join(outDir, 'artifacts')),
         openTaskLog: async (_claimed, resources) => {
           const dir = await mkdtemp(join(tmpdir(), 'dw-host-'));
@@ -64,6 +66,16 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
+}
+
+/** A second Ctrl-C: no log, no result, but never a container left running. */
+function quitNow(engine: DockerEngine, taskId: string, io: RunIo): void {
+  engine
+    .removeContainersOfTask(taskId)
+    .catch((error: unknown) =>
+      io.stderr.write(`dw-host: the task's container could not be removed: ${messageOf(error)}\n`),
+    )
+    .finally(() => process.exit(130));
 }
 
 function exitStatusOf(result: LocalResult | null): number {

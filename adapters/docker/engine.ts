@@ -29,6 +29,16 @@ export class DockerEngine implements ContainerEngine {
     return leftovers.length;
   }
 
+  /** Force-removes the containers of one task (`dw-host run` quitting at once on a second Ctrl-C). */
+  async removeContainersOfTask(taskId: string): Promise<number> {
+    const containers = await this.#docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.taskId}=${taskId}`] },
+    });
+    for (const container of containers) await this.#docker.getContainer(container.Id).remove({ force: true, v: true });
+    return containers.length;
+  }
+
   /** Resolves when the engine answers; throws DW_ENGINE_FAILED otherwise. */
   async ping(): Promise<void> {
     try {

@@ -53,3 +53,21 @@ test('Ctrl-C while the task runs: output was live, the container is stopped, the
   assert.match(log, /\[taskcluster:error\] Task has been aborted prematurely\. Reason: worker-shutdown/);
   assert.deepEqual(await containersOfTask(result.taskId), []);
 });
+
+test('a second Ctrl-C quits at once (exit 130) and still leaves no container behind', async () => {
+  const out = join(work.dir, 'quit');
+  const payload = {
+    image: BUSYBOX_IMAGE,
+    maxRunTime: 600,
+    command: ['/bin/sh', '-c', 'echo ready-to-quit; sleep 600'],
+  };
+  const cli = startCli(['run', work.file('quit.json', { taskId: 'second-ctrl-c-task', payload }), '--out', out]);
+  await cli.waitForOutput('ready-to-quit');
+  cli.child.kill('SIGINT');
+  // The second one lands while the first is still stopping the container.
+  await new Promise((resolve) => cli.child.stderr?.once('data', resolve));
+  cli.child.kill('SIGINT');
+  const ended = await cli.done;
+  assert.equal(ended.code, 130, ended.stderr);
+  assert.deepEqual(await containersOfTask('second-ctrl-c-task'), []);
+});
