@@ -142,8 +142,12 @@ export class DockerImageProvider implements ImageProvider {
 }
 
 function artifactsOf(ctx: { readonly artifacts?: TaskArtifacts | undefined }): TaskArtifacts {
-  if (!ctx.artifacts)
-    throw new Error('task and indexed images need the queue: ImageRequestContext.artifacts is missing');
+  if (!ctx.artifacts) {
+    throw new DwError(
+      'DW_IMAGE_SOURCE_UNREACHABLE',
+      'task-image and indexed-image need the queue, and this run has none',
+    );
+  }
   return ctx.artifacts;
 }
 
