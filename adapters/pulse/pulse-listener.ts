@@ -1,11 +1,14 @@
 // One Pulse (AMQP) connection per host, one queue named by Pulse conventions, bound to
 // task-pending for this worker pool and to task-exception for the runs this host holds.
-// Messages are hints: the queue's database stays the authority (reference §4).
-import { setTimeout as sleep } from 'node:timers/promises';
-import amqplib from 'amqplib';
+// Messages are hints: the queue's database stays the authority (reference §4). Whatever stops
+// them (connection, channel, or a consumer the broker canceled) is reported as a disconnect at
+// once, so the scheduler long-polls meanwhile; then the listener reconnects with backoff.
+import { pause } from '../../functions/retry.ts';
+import { readMessage, TASK_EXCEPTION, TASK_PENDING } from './pulse-messages.ts';
+import { openSession, type PulseSession } from './pulse-session.ts';
+import { ReconnectPolicy } from './reconnect-policy.ts';
 
-export const TASK_PENDING = 'exchange/taskcluster-queue/v1/task-pending';
-export const TASK_EXCEPTION = 'exchange/taskcluster-queue/v1/task-exception';
+export { TASK_EXCEPTION, TASK_PENDING };
 
 export interface PulseIdentity {
   readonly provisionerId: string;
@@ -19,7 +22,10 @@ export interface PulseEvents {
   onPending(): void;
   /** A run on this host was resolved as exception (canceled, claim-expired, deadline-exceeded...). */
   onException(taskId: string, runId: number, reasonResolved: string): void;
+  /** `connected` false at once when hints may have stopped, with why; true once subscribed again. */
   onConnectionChange(connected: boolean, error?: unknown): void;
+  /** Something the operator should see that changes nothing by itself (an unreadable message). */
+  onWarning(message: string, error?: unknown): void;
 }
 
 /** Routing keys are `primary.taskId.runId.workerGroup.workerId.provisionerId.workerType.schedulerId.taskGroupId.reserved`. */
@@ -47,14 +53,19 @@ export class PulseListener {
   readonly #id: PulseIdentity;
   readonly #events: PulseEvents;
   readonly #stop = new AbortController();
-  #connection: amqplib.ChannelModel | null = null;
+  readonly #policy = new ReconnectPolicy();
+  #session: PulseSession | null = null;
   #loop: Promise<void> | null = null;
-  connected = false;
 
   constructor(url: string, id: PulseIdentity, events: PulseEvents) {
     this.#url = url;
     this.#id = id;
     this.#events = events;
+  }
+
+  /** Subscribed now: hints can be relied on. */
+  get connected(): boolean {
+    return this.#policy.connected;
   }
 
   start(): void {
@@ -63,81 +74,70 @@ export class PulseListener {
 
   async stop(): Promise<void> {
     this.#stop.abort();
-    await this.#connection?.close().catch(() => undefined);
+    await this.#session?.close();
     await this.#loop;
   }
 
   async #connectForever(): Promise<void> {
-    for (let attempt = 0; !this.#stop.signal.aborted; attempt++) {
-      try {
-        const { closed } = await this.#connect();
-        attempt = 0;
-        this.#setConnected(true);
-        const error = await closed;
-        this.#setConnected(false, error);
-      } catch (error) {
-        this.#setConnected(false, error);
-      }
-      // Back off 0.5 s, 1 s, 2 s ... up to 30 s, with jitter, while claimWork keeps working.
-      const delay = Math.min(30_000, 500 * 2 ** attempt) * (0.75 + Math.random() / 2);
-      await sleep(delay, undefined, { signal: this.#stop.signal }).catch(() => undefined);
+    const signal = this.#stop.signal;
+    while (!signal.aborted) {
+      const delayMs = await this.#runSession();
+      if (signal.aborted) return;
+      await pause(delayMs, signal).catch((error: unknown) => {
+        if (!signal.aborted) throw error;
+      });
     }
   }
 
-  /** Connects and subscribes. `closed` settles when the connection drops (wrapped: an async
-   * function returning a promise would wait for it). */
-  async #connect(): Promise<{ closed: Promise<unknown> }> {
-    const connection = await amqplib.connect(withHeartbeat(this.#url));
-    this.#connection = connection;
-    const closed = new Promise<unknown>((resolve) => {
-      connection.on('close', resolve);
-      connection.on('error', () => undefined);
-    });
+  /** Opens a session and holds it until it ends; returns how long to wait before the next one. */
+  async #runSession(): Promise<number> {
+    let session: PulseSession;
     try {
-      const channel = await connection.createChannel();
-      channel.on('error', () => undefined);
-      const queue = queueName(this.#url, this.#id);
-      // Exclusive and bounded: messages missed while disconnected are found by claimWork anyway.
-      await channel.assertQueue(queue, {
-        exclusive: true,
-        autoDelete: true,
-        durable: false,
-        arguments: { 'x-max-length': 10_000 },
-      });
-      const keys = bindingKeys(this.#id);
-      await channel.bindQueue(queue, TASK_PENDING, keys.pending);
-      await channel.bindQueue(queue, TASK_EXCEPTION, keys.exception);
-      await channel.prefetch(100);
-      await channel.consume(queue, (message) => {
-        if (!message) return;
-        channel.ack(message);
-        this.#dispatch(message);
+      session = await openSession({
+        url: withHeartbeat(this.#url),
+        queue: queueName(this.#url, this.#id),
+        bindings: this.#bindings(),
+        onMessage: (message) => this.#dispatch(message.fields.exchange, message.fields.routingKey, message.content),
+        onWarning: (message, error) => this.#events.onWarning(message, error),
       });
     } catch (error) {
-      await connection.close().catch(() => undefined);
-      throw error;
+      return this.#lost(error);
     }
-    if (this.#stop.signal.aborted) await connection.close().catch(() => undefined);
-    return { closed };
+    this.#session = session;
+    if (this.#stop.signal.aborted) {
+      await session.close();
+      return 0;
+    }
+    if (this.#policy.subscribed(Date.now()).report) this.#events.onConnectionChange(true);
+    const reason = await session.ended;
+    // Report first, so the scheduler long-polls at once; then close what is left of the session.
+    const delayMs = this.#lost(reason);
+    await session.close();
+    this.#session = null;
+    return delayMs;
   }
 
-  #dispatch(message: amqplib.ConsumeMessage): void {
-    if (message.fields.exchange === TASK_PENDING) {
+  #lost(reason: unknown): number {
+    const change = this.#policy.lost(Date.now());
+    if (change.report && !this.#stop.signal.aborted) this.#events.onConnectionChange(false, reason);
+    return change.delayMs;
+  }
+
+  #bindings() {
+    const keys = bindingKeys(this.#id);
+    return [
+      { exchange: TASK_PENDING, routingKey: keys.pending },
+      { exchange: TASK_EXCEPTION, routingKey: keys.exception },
+    ];
+  }
+
+  #dispatch(exchange: string, routingKey: string, body: Buffer): void {
+    const message = readMessage(exchange, routingKey, body);
+    if (message.kind === 'pending') {
       this.#events.onPending();
       return;
     }
-    const [, taskId = '', runIdWord = ''] = message.fields.routingKey.split('.');
-    const runId = Number(runIdWord);
-    let reason = 'unknown';
-    try {
-      reason = JSON.parse(message.content.toString('utf8')).status.runs[runId].reasonResolved ?? reason;
-    } catch {}
-    this.#events.onException(taskId, runId, reason);
-  }
-
-  #setConnected(connected: boolean, error?: unknown): void {
-    if (connected === this.connected && connected) return;
-    this.connected = connected;
-    if (!this.#stop.signal.aborted) this.#events.onConnectionChange(connected, error);
+    if (message.warning) this.#events.onWarning(message.warning);
+    if (message.kind === 'exception') this.#events.onException(message.taskId, message.runId, message.reasonResolved);
   }
 }
