@@ -20,6 +20,8 @@ const run = promisify(execFile);
 interface Measured {
   readonly firstMs: number;
   readonly secondMs: number;
+  /** CPU time (user + system, all threads) of the loader process during the first load. */
+  readonly cpuMs: number;
   readonly maxRssMiB: number;
   /** RSS once the host's modules are loaded, before the image. */
   readonly baseRssMiB: number;
@@ -51,12 +53,23 @@ async function child(rootUrl: string, taskId: string): Promise<void> {
   });
   const source = { kind: 'task-image', taskId, path: PATH } as const;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const first = await provider.ensure(source, imageContext(artifacts));
   const t1 = performance.now();
+  const cpu = process.cpuUsage(cpu0);
   await provider.ensure(source, imageContext(artifacts));
   const t2 = performance.now();
   const maxRssMiB = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ firstMs: t1 - t0, secondMs: t2 - t1, maxRssMiB, baseRssMiB, id: first.id }));
+  console.log(
+    JSON.stringify({
+      firstMs: t1 - t0,
+      secondMs: t2 - t1,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      maxRssMiB,
+      baseRssMiB,
+      id: first.id,
+    }),
+  );
 }
 
 async function main(n: number, randomMB: number, textMB: number): Promise<void> {
@@ -74,6 +87,7 @@ async function main(n: number, randomMB: number, textMB: number): Promise<void> 
   const queueUrl = `${queue.rootUrl}/api/queue/v1/task/${taskId}/artifacts/${encodeURIComponent(PATH)}`;
   const ours: Array<Measured> = [];
   const baseline: number[] = [];
+  const baselineCpu: number[] = [];
   // Warm-up: fills the stripped-TypeScript cache, as any host that started before has.
   await runChild(queue.rootUrl, taskId);
   await removeImages([taskImageName(taskId, PATH)]);
@@ -81,13 +95,16 @@ async function main(n: number, randomMB: number, textMB: number): Promise<void> 
     ours.push(await runChild(queue.rootUrl, taskId));
     await removeImages([taskImageName(taskId, PATH), name]);
     const t0 = performance.now();
-    await run('bash', ['-o', 'pipefail', '-c', `curl -sfL '${queueUrl}' | zstd -dc | docker load -q`]);
+    const pipeline = `curl -sfL '${queueUrl}' | zstd -dc | docker load -q`;
+    const { stderr } = await run('/usr/bin/time', ['-f', 'cpu %U %S', 'bash', '-o', 'pipefail', '-c', pipeline]);
     baseline.push(performance.now() - t0);
+    const [user = 0, system = 0] = (/cpu ([\d.]+) ([\d.]+)/.exec(stderr) ?? []).slice(1).map(Number);
+    baselineCpu.push((user + system) * 1000);
     await removeImages([taskImageName(taskId, PATH), name]);
   }
   await files.stop();
   await queue.stop();
-  report(ours, baseline);
+  report(ours, baseline, baselineCpu);
 }
 
 /** busybox plus `randomMB` of random bytes (incompressible) and `textMB` of `seq` output. */
@@ -138,7 +155,7 @@ async function removeImages(names: string[]): Promise<void> {
   }
 }
 
-function report(ours: Array<Measured>, baseline: number[]): void {
+function report(ours: Measured[], baseline: number[], baselineCpu: number[]): void {
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const load = median(ours.map((o) => o.firstMs));
@@ -149,6 +166,8 @@ function report(ours: Array<Measured>, baseline: number[]): void {
   );
   console.log(`curl | zstd -d | docker load:                 ${s(base)}   runs: ${baseline.map(s).join(', ')}`);
   console.log(`ratio dw-host / baseline: ${(load / base).toFixed(3)} (target <= 1.05)`);
+  const cpu = s(median(ours.map((o) => o.cpuMs)));
+  console.log(`CPU (user+system) of the loader: ${cpu}; of curl + zstd + docker CLI: ${s(median(baselineCpu))}`);
   console.log(`second task, same image, to ready: ${median(ours.map((o) => o.secondMs)).toFixed(1)} ms`);
   const peak = Math.max(...ours.map((o) => o.maxRssMiB));
   const before = Math.max(...ours.map((o) => o.baseRssMiB));

@@ -34,6 +34,7 @@ const checks: Array<[string, () => Promise<void>]> = [
   ['Docker engine (/var/run/docker.sock)', dockerPing],
   ['RabbitMQ (127.0.0.1:5672)', () => tcpOpen(5672)],
   ['registry (127.0.0.1:5000)', () => tcpOpen(5000)],
+  ['registry with a login (127.0.0.1:5001)', () => tcpOpen(5001)],
 ];
 
 const major = Number(process.versions.node.split('.')[0]);
