@@ -91,7 +91,7 @@ configure_docker_mirror() {
   [[ "$changed" == yes ]] || return 0
   say "registry-mirrors: http://127.0.0.1:5000 in $DOCKER_DAEMON_CONFIG"
   if docker info >/dev/null 2>&1; then
-    if has_systemd; then systemctl reload docker; else kill -HUP "$(cat /var/run/docker.pid)"; fi
+    if has_systemd; then systemctl reload docker; else kill -HUP "$(cat /var/run/docker.pid 2>/dev/null || pidof dockerd)"; fi
     wait_for "the engine to reload its mirrors" 10 docker_has_mirror
   fi
 }
