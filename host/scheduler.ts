@@ -151,6 +151,8 @@ export class Scheduler {
         return;
       }
       this.#failures += 1;
+      // Whatever woke this claim (a hint, a poll) still stands: claim again after the back-off.
+      this.#missedHints = Math.max(this.#missedHints, 1);
       await pause(backoffDelay(CLAIM_BACKOFF, this.#failures), this.#stopped.signal).catch(() => {
         // Claiming stopped during the back-off: nothing to wait for any more.
       });

@@ -87,8 +87,9 @@ export class DockerEngine implements ContainerEngine {
     }
   }
 
-  /** A refusal of the request (bad image, bad command: the task's doing) stays as it is; the engine
-   * itself failing (no answer, or a 5xx while it does not answer a ping) becomes DW_ENGINE_FAILED. */
+  /** A refusal of the request (bad image, bad command: the task's doing, or a request the client
+   * could not even make) stays as it is; the engine itself failing, i.e. not answering a ping, is
+   * DW_ENGINE_FAILED. */
   async #classify(what: string, error: unknown): Promise<unknown> {
     const status = statusOf(error);
     if (status !== undefined && status < 500) return error;
@@ -96,7 +97,7 @@ export class DockerEngine implements ContainerEngine {
       () => true,
       () => false,
     );
-    if (status !== undefined && answers) return error;
+    if (answers) return error;
     const failure = engineFailure(what, error);
     this.#onFailure(failure);
     return failure;

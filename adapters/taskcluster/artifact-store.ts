@@ -12,6 +12,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import taskcluster from 'taskcluster-client';
 import { shouldGzip } from '../../functions/artifacts/compression.ts';
+import { isTransient } from '../../functions/errors.ts';
+import { retry } from '../../functions/retry.ts';
 import type {
   ArtifactMeta,
   ArtifactRecord,
@@ -19,6 +21,7 @@ import type {
   ErrorArtifactReason,
   PutOptions,
 } from '../../functions/types.ts';
+import { CLIENT_OPTIONS } from './client-options.ts';
 import type { TaskclusterQueue } from './queue.ts';
 import { DOCKER_WORKER_PUT_RETRY, type PutRetryPolicy, type PutRun, putWithRetries } from './storage-put.ts';
 
@@ -46,6 +49,8 @@ interface Spooled {
 }
 
 const INLINE_LIMIT = 8192;
+/** Queue and object calls (each step is idempotent): 6 tries within about 30 s. */
+const CALL_RETRY = { backoff: { baseMs: 1_000, maxMs: 30_000 }, attempts: 6, retryable: isTransient } as const;
 
 export class TaskclusterArtifactStore implements ArtifactStore {
   readonly #options: ArtifactStoreOptions;
@@ -77,29 +82,30 @@ export class TaskclusterArtifactStore implements ArtifactStore {
     options: PutOptions = {},
   ): Promise<ArtifactRecord> {
     options.signal?.throwIfAborted();
-    await this.#create(name, { storageType: 'error', expires, reason, message: message.slice(0, 4096) });
+    const request = { storageType: 'error', expires, reason, message: message.slice(0, 4096) };
+    await this.#create(name, request, options.signal);
     return { name, storageType: 'error', reason, message };
   }
 
   async putLink(name: string, target: string, meta: ArtifactMeta, options: PutOptions = {}): Promise<ArtifactRecord> {
     options.signal?.throwIfAborted();
-    await this.#create(name, {
-      storageType: 'link',
-      expires: meta.expires,
-      contentType: meta.contentType,
-      artifact: target,
-    });
+    const request = { storageType: 'link', expires: meta.expires, contentType: meta.contentType, artifact: target };
+    await this.#create(name, request, options.signal);
     return { name, storageType: 'link', contentType: meta.contentType };
   }
 
   async #putS3(name: string, spooled: Spooled, meta: ArtifactMeta, signal?: AbortSignal): Promise<void> {
     // contentLength is safe here: the queue publishes no artifact-created message for s3.
-    const reply = await this.#create(name, {
-      storageType: 's3',
-      expires: meta.expires,
-      contentType: meta.contentType,
-      contentLength: spooled.size,
-    });
+    const reply = await this.#create(
+      name,
+      {
+        storageType: 's3',
+        expires: meta.expires,
+        contentType: meta.contentType,
+        contentLength: spooled.size,
+      },
+      signal,
+    );
     const headers: Record<string, string> = {
       'content-type': meta.contentType,
       'content-length': String(spooled.size),
@@ -112,12 +118,20 @@ export class TaskclusterArtifactStore implements ArtifactStore {
   async #putObject(name: string, spooled: Spooled, meta: ArtifactMeta, signal?: AbortSignal): Promise<void> {
     // No contentLength here: the queue (v96.7+) would store it and put it into the artifact-created
     // message at finishArtifact, whose schema forbids it, so finishArtifact would answer 500.
-    const created = await this.#create(name, {
-      storageType: 'object',
-      expires: meta.expires,
-      contentType: meta.contentType,
+    const created = await this.#create(
+      name,
+      {
+        storageType: 'object',
+        expires: meta.expires,
+        contentType: meta.contentType,
+      },
+      signal,
+    );
+    const objects = new taskcluster.Object({
+      ...CLIENT_OPTIONS,
+      rootUrl: this.#options.rootUrl,
+      credentials: created.credentials,
     });
-    const objects = new taskcluster.Object({ rootUrl: this.#options.rootUrl, credentials: created.credentials });
     const upload = { projectId: created.projectId, uploadId: created.uploadId };
     const proposed: Record<string, unknown> = {
       putUrl: { contentType: meta.contentType, contentLength: spooled.size },
@@ -129,20 +143,20 @@ export class TaskclusterArtifactStore implements ArtifactStore {
       };
     }
     signal?.throwIfAborted();
-    const reply = await objects.createUpload(created.name, {
-      ...upload,
-      expires: created.expires,
-      proposedUploadMethods: proposed,
-    });
+    const reply = await this.#call(signal, () =>
+      objects.createUpload(created.name, { ...upload, expires: created.expires, proposedUploadMethods: proposed }),
+    );
     signal?.throwIfAborted();
     const { putUrl, dataInline } = reply.uploadMethod;
     if (putUrl) await putWithRetries(putUrl.url, putUrl.headers, spooled.path, this.#putRun(name, signal));
     else if (!dataInline) throw new Error(`the object service accepted no upload method for ${name}`);
-    await objects.finishUpload(created.name, { ...upload, hashes: { sha256: spooled.sha256, sha512: spooled.sha512 } });
+    const hashes = { sha256: spooled.sha256, sha512: spooled.sha512 };
+    await this.#call(signal, () => objects.finishUpload(created.name, { ...upload, hashes }));
     signal?.throwIfAborted();
-    await this.#options.queue.taskQueue(this.#options).finishArtifact(this.#options.taskId, this.#options.runId, name, {
-      uploadId: created.uploadId,
-    });
+    const { taskId, runId } = this.#options;
+    await this.#call(signal, () =>
+      this.#options.queue.taskQueue(this.#options).finishArtifact(taskId, runId, name, { uploadId: created.uploadId }),
+    );
   }
 
   #putRun(name: string, signal: AbortSignal | undefined): PutRun {
@@ -151,9 +165,16 @@ export class TaskclusterArtifactStore implements ArtifactStore {
     return { policy: putRetry, signal, onRetry };
   }
 
-  #create(name: string, request: Record<string, unknown>) {
+  #create(name: string, request: Record<string, unknown>, signal: AbortSignal | undefined) {
     const { taskId, runId } = this.#options;
-    return this.#options.queue.taskQueue(this.#options).createArtifact(taskId, runId, name, request);
+    // The run's credentials are looked up per try: a reclaim may have swapped them meanwhile.
+    return this.#call(signal, () =>
+      this.#options.queue.taskQueue(this.#options).createArtifact(taskId, runId, name, request),
+    );
+  }
+
+  #call<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    return retry(call, signal ? { ...CALL_RETRY, signal } : CALL_RETRY);
   }
 }
 

@@ -4,9 +4,10 @@ import taskcluster, { type Credentials, type Queue } from 'taskcluster-client';
 import { DwError, isTransient, statusOf } from '../../functions/errors.ts';
 import { type Backoff, retry } from '../../functions/retry.ts';
 import type { Claimed, Resolution, TaskCredentials, TaskDefinition, TaskQueue } from '../../functions/types.ts';
+import { CLIENT_OPTIONS } from './client-options.ts';
 import type { TaskCredentialsRegistry } from './credentials.ts';
 
-/** After taskcluster-client's own retries (5, within ~10 s): keep trying while the claim lasts. */
+/** Keep trying while the claim lasts (the reclaimer extends it meanwhile). */
 const REPORT_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 30_000 };
 
 export interface QueueOptions {
@@ -35,7 +36,7 @@ export class TaskclusterQueue implements TaskQueue {
 
   async claimWork(capacity: number): Promise<readonly Claimed[]> {
     const { rootUrl, workerPoolId, workerGroup, workerId } = this.#options;
-    const queue = new taskcluster.Queue({ rootUrl, credentials: this.#options.workerCredentials() });
+    const queue = new taskcluster.Queue({ ...CLIENT_OPTIONS, rootUrl, credentials: this.#options.workerCredentials() });
     let tasks: ClaimResponse[];
     try {
       ({ tasks } = (await queue.claimWork(workerPoolId, { workerGroup, workerId, tasks: capacity })) as {
@@ -104,6 +105,6 @@ export class TaskclusterQueue implements TaskQueue {
 
   taskQueue(claimed: Pick<Claimed, 'taskId' | 'runId'>): Queue {
     const credentials = this.#options.credentials.get(claimed.taskId, claimed.runId);
-    return new taskcluster.Queue({ rootUrl: this.#options.rootUrl, credentials });
+    return new taskcluster.Queue({ ...CLIENT_OPTIONS, rootUrl: this.#options.rootUrl, credentials });
   }
 }

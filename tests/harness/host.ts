@@ -25,15 +25,21 @@ export function newPool() {
   return { provisionerId: 'dw-test', workerType, workerPoolId: `dw-test/${workerType}` };
 }
 
-/** `env.DW_WORKER_ID` restarts a given worker; otherwise each host is a new worker. */
-export function startHost(queue: TestQueue, workerPoolId: string, env: NodeJS.ProcessEnv = {}): HostProcess {
+/** `env.DW_WORKER_ID` restarts a given worker; otherwise each host is a new worker. `args` follow
+ * `dw-host` on its command line (e.g. `--functions DIR`). */
+export function startHost(
+  queue: TestQueue,
+  workerPoolId: string,
+  env: NodeJS.ProcessEnv = {},
+  args: readonly string[] = [],
+): HostProcess {
   const workerId = env['DW_WORKER_ID'] ?? `w-${randomBytes(4).toString('hex')}`;
   const accessToken = randomBytes(16).toString('hex');
   queue.clients.add(`worker/${workerId}`, {
     accessToken,
     scopes: [`queue:claim-work:${workerPoolId}`, `queue:worker-id:dw-test-group/${workerId}`],
   });
-  const child = spawn(process.execPath, [DW_HOST], {
+  const child = spawn(process.execPath, [DW_HOST, ...args], {
     env: {
       PATH: process.env['PATH'],
       TASKCLUSTER_ROOT_URL: queue.rootUrl,
