@@ -31,7 +31,10 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export function longTimeout(callback: () => void, ms: number): { clear(): void } {
   let timer: NodeJS.Timeout;
   const arm = (left: number) => {
-    timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : callback()), Math.min(left, MAX_TIMER_MS));
+    timer = setTimeout(
+      () => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : callback()),
+      Math.min(left, MAX_TIMER_MS),
+    );
   };
   arm(Math.max(0, ms));
   return { clear: () => clearTimeout(timer) };

@@ -1,28 +1,30 @@
 // The `dw-host` command line. Usage errors exit 64 (EX_USAGE) with one line on stderr.
 import { parseArgs } from 'node:util';
 import { TaskFileError } from '../adapters/local/task-file.ts';
+import type { WorkerConfig } from './config/worker-config.ts';
 import { FunctionsError, loadFunctions } from './functions-loader.ts';
 import { VERSION } from './worker-identity.ts';
 
 export const EXIT_USAGE = 64;
-/** EX_CONFIG: the host's environment is incomplete or wrong. */
+/** EX_CONFIG: the worker config (file or environment) is incomplete or wrong. */
 export const EXIT_CONFIG = 78;
 
-const USAGE = `usage: dw-host [--functions DIR]
-       dw-host run TASK_FILE [--out DIR] [--functions DIR]
+const USAGE = `usage: dw-host [--config FILE] [--functions DIR]
+       dw-host run TASK_FILE [--config FILE] [--out DIR] [--functions DIR]
 
-dw-host [--functions DIR]
+dw-host [--config FILE] [--functions DIR]
   Serves one Taskcluster worker pool: claims its docker-worker tasks, runs each in a container
-  on the local Docker engine, uploads artifacts and resolves them. Configured by the environment
-  (below). SIGTERM drains: no new claims, running tasks get DW_SHUTDOWN_GRACE_SECONDS, then end as
-  worker-shutdown; a second SIGTERM aborts at once.
+  on the local Docker engine, uploads artifacts and resolves them. SIGTERM drains: no new claims,
+  running tasks get shutdownGraceSeconds, then end as worker-shutdown; a second SIGTERM halts.
 
-dw-host run TASK_FILE [--out DIR] [--functions DIR]
+dw-host run TASK_FILE [--config FILE] [--out DIR] [--functions DIR]
   Runs one docker-worker task locally, with no Taskcluster.
   TASK_FILE        a task definition (with "payload") or a bare payload (with "image")
   --out DIR        where artifacts and result.json go (default ./dw-out/<taskId>)
-  Exit status: 0 completed, 1 failed, 2 exception, 64 usage error.
+  Exit status: 0 completed, 1 failed, 2 exception, 64 usage error, 78 bad config.
 
+--config FILE      the worker config (JSON; default: DW_CONFIG_FILE), keys below; the
+                   environment variables in [brackets] override the file
 --functions DIR    replace any of claim/run/upload/resolve with DIR/<stage>.ts (default export)
 `;
 
@@ -46,8 +48,8 @@ export async function main(
 async function dispatch(argv: readonly string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }) {
   const { values, positionals } = parseCommandLine(argv);
   if (values.help) {
-    const { configHelp } = await import('./config.ts');
-    io.stdout.write(`${USAGE}\nEnvironment of the Taskcluster host:\n${configHelp()}\n`);
+    const { configHelp } = await import('./config/schema.ts');
+    io.stdout.write(`${USAGE}\nWorker config keys [environment variable] (default):\n${configHelp()}\n`);
     return 0;
   }
   if (values.version) {
@@ -55,29 +57,34 @@ async function dispatch(argv: readonly string[], io: { stdout: NodeJS.WritableSt
     return 0;
   }
   const [command, ...rest] = positionals;
-  if (command === undefined) return host(values.functions, io);
-  if (command !== 'run') throw new UsageError(`unknown command "${command}" (see --help)`);
-  if (rest.length !== 1) throw new UsageError('run takes exactly one TASK_FILE (see --help)');
-  const { runCommand } = await import('./run-command.ts');
-  return runCommand({ taskFile: rest[0] as string, outDir: values.out, functionsDir: values.functions }, io);
+  if (command !== undefined && command !== 'run') throw new UsageError(`unknown command "${command}" (see --help)`);
+  if (command === 'run' && rest.length !== 1) throw new UsageError('run takes exactly one TASK_FILE (see --help)');
+  const { ConfigError, loadWorkerConfig } = await import('./config/load.ts');
+  try {
+    const config = loadWorkerConfig({ file: values.config });
+    if (command === undefined) return await host(config, values.functions, io);
+    const { runCommand } = await import('./run-command.ts');
+    const options = { taskFile: rest[0] as string, outDir: values.out, functionsDir: values.functions, config };
+    return await runCommand(options, io);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.stderr.write(`dw-host: ${error.message} (see dw-host --help)\n`);
+    return EXIT_CONFIG;
+  }
 }
 
-async function host(functionsDir: string | undefined, io: { stderr: NodeJS.WritableStream }): Promise<number> {
-  const { ConfigError, loadConfig } = await import('./config.ts');
+async function host(
+  config: WorkerConfig,
+  functionsDir: string | undefined,
+  io: { stderr: NodeJS.WritableStream },
+): Promise<number> {
   const { HostStartError, runHost } = await import('./taskcluster-host.ts');
   try {
-    const config = loadConfig();
     return await runHost(config, await loadFunctions(functionsDir));
   } catch (error) {
-    if (error instanceof ConfigError) {
-      io.stderr.write(`dw-host: ${error.message} (see dw-host --help)\n`);
-      return EXIT_CONFIG;
-    }
-    if (error instanceof HostStartError) {
-      io.stderr.write(`dw-host: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    if (!(error instanceof HostStartError)) throw error;
+    io.stderr.write(`dw-host: ${error.message}\n`);
+    return 1;
   }
 }
 
@@ -88,6 +95,7 @@ function parseCommandLine(argv: readonly string[]) {
       allowPositionals: true,
       options: {
         out: { type: 'string' },
+        config: { type: 'string' },
         functions: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },

@@ -11,12 +11,14 @@ import { FileTaskLogSink } from '../adapters/local/task-log-file.ts';
 import { TaskAbort } from '../functions/abort.ts';
 import { messageOf } from '../functions/errors.ts';
 import { defaultFunctions } from '../functions/index.ts';
+import type { WorkerConfig } from './config/worker-config.ts';
 import { loadFunctions } from './functions-loader.ts';
 import { processTask } from './pipeline.ts';
 import { localWorkerIdentity } from './worker-identity.ts';
 
 export interface RunOptions {
   readonly taskFile: string;
+  readonly config: WorkerConfig;
   readonly outDir?: string | undefined;
   readonly functionsDir?: string | undefined;
 }

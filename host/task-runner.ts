@@ -4,18 +4,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DockerEngine } from '../adapters/docker/engine.ts';
 import { FileTaskLogSink } from '../adapters/local/task-log-file.ts';
-import { type StorageType, TaskclusterArtifactStore } from '../adapters/taskcluster/artifact-store.ts';
+import { TaskclusterArtifactStore } from '../adapters/taskcluster/artifact-store.ts';
 import type { TaskCredentialsRegistry } from '../adapters/taskcluster/credentials.ts';
 import type { TaskclusterQueue } from '../adapters/taskcluster/queue.ts';
 import { defaultFunctions } from '../functions/index.ts';
 import type { Claimed, StageFunctions, TaskAbortReason, WorkerIdentity } from '../functions/types.ts';
-import type { HostConfig } from './config.ts';
+import type { WorkerConfig } from './config/worker-config.ts';
 import type { OperatorLog } from './logger.ts';
 import { type PipelineDeps, processTask } from './pipeline.ts';
 import { keepClaimAlive } from './reclaimer.ts';
 
 export interface TaskRunnerDeps {
-  readonly config: HostConfig;
+  readonly config: WorkerConfig;
+  readonly rootUrl: string;
   readonly functions: StageFunctions;
   readonly worker: WorkerIdentity;
   readonly queue: TaskclusterQueue;
@@ -65,12 +66,18 @@ function pipelineDeps(claimed: Claimed, deps: TaskRunnerDeps, log: OperatorLog):
     engine: deps.engine,
     halt: deps.halt,
     artifacts: new TaskclusterArtifactStore({
-      rootUrl: config.TASKCLUSTER_ROOT_URL,
+      rootUrl: deps.rootUrl,
       taskId: claimed.taskId,
       runId: claimed.runId,
       queue: deps.queue,
-      storage: config.DW_ARTIFACT_STORAGE as StorageType,
+      storage: config.artifactStorage,
       spoolDir: workDir,
+      // PUT retries can last 30 s per artifact: say so rather than look stuck.
+      onPutRetry: (artifact, error, failures, delayMs) =>
+        log.warn(
+          { stage: 'upload', artifact, err: error, failures, delayMs },
+          `uploading ${artifact} failed (${failures} so far); retrying in ${delayMs} ms`,
+        ),
     }),
     openTaskLog: async (_claimed, resources) => {
       const dir = await mkdtemp(join(workDir, 'log-'));

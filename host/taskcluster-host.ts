@@ -1,7 +1,7 @@
 // `dw-host [--functions DIR]`: the Taskcluster host. Composes config, the queue, Pulse, the
 // scheduler and the per-task pipeline, and owns the lifecycle: running → draining → stopped.
 import { mkdir, rm } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerEngine } from '../adapters/docker/engine.ts';
 import type { PulseListener } from '../adapters/pulse/pulse-listener.ts';
@@ -10,7 +10,8 @@ import { TaskclusterQueue } from '../adapters/taskcluster/queue.ts';
 import { codeOf, messageOf } from '../functions/errors.ts';
 import type { StageFunctions, WorkerIdentity } from '../functions/types.ts';
 import { ClaimGate } from './claim-gate.ts';
-import type { HostConfig } from './config.ts';
+import { hostIdentityOf } from './config/load.ts';
+import type { HostIdentity, WorkerConfig } from './config/worker-config.ts';
 import { freeDiskCheck } from './disk-space.ts';
 import { handleSignals, startPulse } from './host-events.ts';
 import { Lifecycle } from './lifecycle.ts';
@@ -24,29 +25,31 @@ export class HostStartError extends Error {
   readonly code = 'DW_HOST_START';
 }
 
-export async function runHost(config: HostConfig, functions: StageFunctions): Promise<number> {
-  const worker = workerIdentityOf(config);
-  const log = operatorLog(config.DW_LOG_LEVEL, { workerPoolId: config.DW_WORKER_POOL_ID, workerId: worker.workerId });
+export async function runHost(config: WorkerConfig, functions: StageFunctions): Promise<number> {
+  const identity = hostIdentityOf(config);
+  const worker = workerIdentityOf(config, identity);
+  const workerPoolId = `${identity.provisionerId}/${identity.workerType}`;
+  const log = operatorLog(config.logLevel, { workerPoolId, workerId: worker.workerId });
   const runs = new TaskCredentialsRegistry();
-  const queue = queueOf(config, runs);
-  const workDir = join(config.DW_WORK_DIR, `dw-host-${config.DW_WORKER_ID}`);
+  const queue = queueOf(identity, runs);
+  const workDir = join(config.workDir ?? tmpdir(), `dw-host-${identity.workerId}`);
   let gate: ClaimGate | null = null;
   const engine = new DockerEngine(undefined, (failure) => {
     log.warn({ err: failure }, 'the Docker engine failed; checking it before the next claim');
     gate?.invalidate();
   });
-  await cleanLeftovers(engine, workDir, config, log);
+  await cleanLeftovers(engine, workDir, identity.workerId, log);
   const lifecycle = new Lifecycle();
   const halt = new AbortController();
   let pulse: PulseListener | null = null;
-  gate = claimGate(engine, workDir, config, () => scheduler.runningTaskIds(), log);
+  gate = claimGate(engine, workDir, config, identity.workerId, () => scheduler.runningTaskIds(), log);
   const scheduler: Scheduler = new Scheduler({
     gate,
-    capacity: config.DW_CAPACITY,
+    capacity: config.capacity,
     functions,
     claimContext: { worker, queue, signal: halt.signal },
     pulseHealthy: () => pulse?.connected ?? false,
-    safetyPollMs: config.DW_PULSE_SAFETY_POLL_SECONDS * 1000,
+    safetyPollMs: config.pulseSafetyPollSeconds * 1000,
     runTask: (claimed, signal) => runTask(claimed, signal),
     onClaimError: (error, trigger) => {
       if (codeOf(error) === 'DW_CREDENTIALS_REFUSED') return 'fatal';
@@ -57,6 +60,7 @@ export async function runHost(config: HostConfig, functions: StageFunctions): Pr
   });
   const runTask = taskRunner({
     config,
+    rootUrl: identity.rootUrl,
     functions,
     worker,
     queue,
@@ -67,11 +71,11 @@ export async function runHost(config: HostConfig, functions: StageFunctions): Pr
     halt: halt.signal,
     abort: (taskId, runId, reason) => scheduler.abort(taskId, runId, reason),
   });
-  pulse = config.DW_PULSE_URL ? startPulse(config.DW_PULSE_URL, worker, scheduler, runs, log) : null;
+  pulse = config.pulseUrl ? startPulse(config.pulseUrl, worker, scheduler, runs, log) : null;
   if (!pulse)
-    log.info('no DW_PULSE_URL: claiming by claimWork long-poll only; cancellation is noticed at the next reclaim');
-  const shutdown = handleSignals(lifecycle, scheduler, halt, config.DW_SHUTDOWN_GRACE_SECONDS, log);
-  log.info({ capacity: config.DW_CAPACITY, pulse: Boolean(pulse) }, 'dw-host started');
+    log.info('no pulseUrl: claiming by claimWork long-poll only; cancellation is noticed at the next reclaim');
+  const shutdown = handleSignals(lifecycle, scheduler, halt, config.shutdownGraceSeconds, log);
+  log.info({ capacity: config.capacity, pulse: Boolean(pulse) }, 'dw-host started');
   try {
     await scheduler.pollUntilStopped();
     if (scheduler.fatalError) {
@@ -98,12 +102,13 @@ export async function runHost(config: HostConfig, functions: StageFunctions): Pr
 function claimGate(
   engine: DockerEngine,
   workDir: string,
-  config: HostConfig,
+  config: WorkerConfig,
+  workerId: string,
   runningTaskIds: () => ReadonlySet<string>,
   log: OperatorLog,
 ) {
   let dockerRoot: Promise<string | null> | null = null;
-  const minFreeBytes = config.DW_MIN_FREE_DISK_MB * 1024 * 1024;
+  const minFreeBytes = config.capacityManagement.diskspaceThreshold;
   return new ClaimGate({
     checks: [
       { name: 'Docker engine', check: () => engine.ping().then(() => null) },
@@ -119,41 +124,35 @@ function claimGate(
     onOpened: (closedForMs) => {
       log.info({ closedForMs }, 'claiming again');
       engine
-        .removeContainersOf(config.DW_WORKER_ID, runningTaskIds())
+        .removeContainersOf(workerId, runningTaskIds())
         .then((removed) => removed > 0 && log.warn({ removed }, 'removed containers left by an engine failure'))
         .catch((error: unknown) => log.warn({ err: error }, 'removing leftover containers failed'));
     },
   });
 }
 
-function workerIdentityOf(config: HostConfig): WorkerIdentity {
-  const [provisionerId = '', workerType = ''] = config.DW_WORKER_POOL_ID.split('/');
+function workerIdentityOf(config: WorkerConfig, identity: HostIdentity): WorkerIdentity {
   return {
-    provisionerId,
-    workerType,
-    workerGroup: config.DW_WORKER_GROUP,
-    workerId: config.DW_WORKER_ID,
-    instanceType: config.DW_INSTANCE_TYPE,
+    provisionerId: identity.provisionerId,
+    workerType: identity.workerType,
+    workerGroup: identity.workerGroup,
+    workerId: identity.workerId,
+    instanceType: config.instanceType,
     version: VERSION,
     hostname: hostname(),
-    rootUrl: config.TASKCLUSTER_ROOT_URL,
-    ...(config.DW_PUBLIC_IP ? { publicIp: config.DW_PUBLIC_IP } : {}),
-    ...(config.DW_WORKER_LOCATION ? { workerLocation: config.DW_WORKER_LOCATION } : {}),
+    rootUrl: identity.rootUrl,
+    ...(config.publicIp ? { publicIp: config.publicIp } : {}),
+    ...(config.workerLocation ? { workerLocation: config.workerLocation } : {}),
   };
 }
 
-function queueOf(config: HostConfig, runs: TaskCredentialsRegistry): TaskclusterQueue {
-  const workerCredentials = {
-    clientId: config.TASKCLUSTER_CLIENT_ID,
-    accessToken: config.TASKCLUSTER_ACCESS_TOKEN,
-    ...(config.TASKCLUSTER_CERTIFICATE ? { certificate: config.TASKCLUSTER_CERTIFICATE } : {}),
-  };
+function queueOf(identity: HostIdentity, runs: TaskCredentialsRegistry): TaskclusterQueue {
   return new TaskclusterQueue({
-    rootUrl: config.TASKCLUSTER_ROOT_URL,
-    workerCredentials: () => workerCredentials,
-    workerPoolId: config.DW_WORKER_POOL_ID,
-    workerGroup: config.DW_WORKER_GROUP,
-    workerId: config.DW_WORKER_ID,
+    rootUrl: identity.rootUrl,
+    workerCredentials: () => identity.credentials,
+    workerPoolId: `${identity.provisionerId}/${identity.workerType}`,
+    workerGroup: identity.workerGroup,
+    workerId: identity.workerId,
     credentials: runs,
   });
 }
@@ -161,11 +160,11 @@ function queueOf(config: HostConfig, runs: TaskCredentialsRegistry): Taskcluster
 /** A host killed mid-task leaves its containers and spooled files; the same worker, started
  * again, clears them before claiming (their runs were retried by the queue's claim expiry). With
  * the engine down this waits for the gate, whose reopening clears them instead. */
-async function cleanLeftovers(engine: DockerEngine, workDir: string, config: HostConfig, log: OperatorLog) {
+async function cleanLeftovers(engine: DockerEngine, workDir: string, workerId: string, log: OperatorLog) {
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true });
   try {
-    const containers = await engine.removeContainersOf(config.DW_WORKER_ID);
+    const containers = await engine.removeContainersOf(workerId);
     if (containers > 0) log.warn({ containers }, 'removed containers left by an earlier run of this worker');
   } catch (error) {
     log.warn({ err: error }, 'could not look for containers left by an earlier run: the engine does not answer');

@@ -75,19 +75,36 @@ test('a bad --functions module stops dw-host before any task runs', async () => 
   assert.equal(existsSync(out), false, 'nothing was run, nothing was written');
 });
 
-test('--help prints the contract and exits 0', async () => {
+test('--help prints the contract and every config key with its variable, and exits 0', async () => {
   const cli = await runCli(['--help']);
   assert.equal(cli.code, 0);
-  assert.match(cli.stdout, /dw-host run TASK_FILE \[--out DIR\] \[--functions DIR\]/);
-  for (const variable of [
-    'TASKCLUSTER_ROOT_URL',
-    'DW_WORKER_POOL_ID',
-    'DW_CAPACITY',
-    'DW_PULSE_URL',
-    'DW_SHUTDOWN_GRACE_SECONDS',
+  assert.match(cli.stdout, /dw-host run TASK_FILE \[--config FILE\] \[--out DIR\] \[--functions DIR\]/);
+  for (const [key, variable] of [
+    ['rootUrl', 'TASKCLUSTER_ROOT_URL'],
+    ['workerPoolId', 'DW_WORKER_POOL_ID'],
+    ['capacity', 'DW_CAPACITY'],
+    ['pulseUrl', 'DW_PULSE_URL'],
+    ['shutdownGraceSeconds', 'DW_SHUTDOWN_GRACE_SECONDS'],
+    ['registries', 'DW_REGISTRIES'],
   ]) {
-    assert.match(cli.stdout, new RegExp(`^  ${variable} `, 'm'));
+    assert.match(cli.stdout, new RegExp(`^  ${key} \\[${variable}[\\],]`, 'm'));
   }
-  assert.match(cli.stdout, /DW_CAPACITY +tasks run at once — default 1/);
-  assert.match(cli.stdout, /0 completed, 1 failed, 2 exception, 64 usage error/);
+  assert.match(cli.stdout, /^ {2}dockerConfig\.defaultRegistry \(default "registry\.hub\.docker\.com"\)/m);
+});
+
+test('a bad worker config stops dw-host run and the host with one line, exit 78', async () => {
+  const bad = await runCli([
+    'run',
+    work.file('ok.json', { image: 'busybox', maxRunTime: 1 }),
+    '--config',
+    work.file('bad-config.json', { capacity: 0, nope: 1 }),
+  ]);
+  assert.equal(bad.code, 78, bad.stderr);
+  assert.match(
+    bad.stderr,
+    /^dw-host: bad configuration in .*bad-config\.json: unknown key nope; capacity must be >= 1 \(see dw-host --help\)\n$/,
+  );
+  const host = await runCli([], { TASKCLUSTER_ROOT_URL: '', DW_CONFIG_FILE: '' });
+  assert.equal(host.code, 78, host.stderr);
+  assert.match(host.stderr, /^dw-host: bad configuration: missing rootUrl \(TASKCLUSTER_ROOT_URL\), /);
 });

@@ -1,0 +1,54 @@
+// The worker config as dw-host uses it, after the file, the environment and the schema's defaults
+// (schemas/dw-host/worker-config.json, the one description of every key) are merged and checked.
+// Frozen: nothing changes it after start-up.
+
+export interface WorkerConfig {
+  readonly rootUrl?: string;
+  readonly taskcluster: {
+    readonly clientId?: string;
+    readonly accessToken?: string;
+    readonly certificate?: string;
+  };
+  readonly workerPoolId?: string;
+  readonly provisionerId?: string;
+  readonly workerType?: string;
+  readonly workerGroup?: string;
+  readonly workerId?: string;
+  readonly capacity: number;
+  readonly instanceType: string;
+  readonly publicIp?: string;
+  readonly workerLocation?: string;
+  readonly pulseUrl: string;
+  readonly pulseSafetyPollSeconds: number;
+  readonly artifactStorage: 'object' | 's3';
+  readonly shutdownGraceSeconds: number;
+  readonly workDir?: string;
+  readonly stateDir: string;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly capacityManagement: { readonly diskspaceThreshold: number };
+  readonly registries: Readonly<Record<string, { readonly username: string; readonly password: string }>>;
+  readonly dockerConfig: {
+    readonly defaultRegistry: string;
+    readonly maxAttempts: number;
+    readonly delayFactor: number;
+    readonly randomizationFactor: number;
+  };
+  readonly garbageCollection: { readonly imageDiskBudget?: number };
+  readonly artifacts: { readonly maxFileBytes?: number };
+  readonly features: Readonly<Record<string, { readonly enabled: boolean } | undefined>>;
+}
+
+/** What the Taskcluster host needs on top: who it is and how it signs in. */
+export interface HostIdentity {
+  readonly rootUrl: string;
+  readonly credentials: { readonly clientId: string; readonly accessToken: string; readonly certificate?: string };
+  readonly provisionerId: string;
+  readonly workerType: string;
+  readonly workerGroup: string;
+  readonly workerId: string;
+}
+
+/** docker-worker offered every feature unless its config disabled it, except bulkLog. */
+export function featureEnabled(config: WorkerConfig, feature: string): boolean {
+  return config.features[feature]?.enabled ?? feature !== 'bulkLog';
+}
