@@ -1,5 +1,6 @@
 // The container a payload asks for, as docker-worker built it (reference §3.3). Everything a
 // container gets is decided here; nothing of the host's own environment is passed through.
+import type { Bind, ContainerContribution, ContainerLimits, DeviceMapping } from './steps/types.ts';
 import type { Claimed, ContainerSpec, Payload, WorkerIdentity } from './types.ts';
 
 /** docker-worker gave every container 1.8 GB of /dev/shm; tasks depend on it. */
@@ -12,14 +13,16 @@ export const LABELS = {
   workerId: 'dw-host.worker-id',
 } as const;
 
+/** The container: the payload's command and env, docker-worker's reserved variables (which win
+ * over everything), and what the run's steps contributed (their env under the payload's own). */
 export function buildContainerSpec(
   claimed: Claimed,
   payload: Payload,
-  image: string,
   worker: WorkerIdentity,
+  image: string,
+  steps: MergedContribution = mergeContributions([]),
 ): ContainerSpec {
-  // Reserved variables win over the task's own env, as in docker-worker.
-  const env = { ...payload.env, ...reservedEnv(claimed, worker) };
+  const env = { ...steps.env, ...payload.env, ...reservedEnv(claimed, worker) };
   return {
     image,
     command: payload.command,
@@ -30,8 +33,44 @@ export function buildContainerSpec(
       [LABELS.runId]: String(claimed.runId),
       [LABELS.workerId]: worker.workerId,
     },
-    extraHosts: ['localhost.localdomain:127.0.0.1'],
+    extraHosts: ['localhost.localdomain:127.0.0.1', ...steps.extraHosts],
     shmSize: SHM_SIZE_BYTES,
+    binds: steps.binds,
+    devices: steps.devices,
+    capAdd: steps.capAdd,
+    securityOpt: steps.securityOpt,
+    privileged: steps.privileged,
+    ...(steps.networkMode ? { networkMode: steps.networkMode } : {}),
+    limits: steps.limits,
+  };
+}
+
+export interface MergedContribution {
+  readonly env: Readonly<Record<string, string>>;
+  readonly binds: readonly Bind[];
+  readonly devices: readonly DeviceMapping[];
+  readonly capAdd: readonly string[];
+  readonly securityOpt: readonly string[];
+  readonly privileged: boolean;
+  readonly extraHosts: readonly string[];
+  readonly networkMode?: string;
+  readonly limits: ContainerLimits;
+}
+
+/** Lists appended in step order; env and limits merged, a later step winning. */
+export function mergeContributions(contributions: readonly (ContainerContribution | undefined)[]): MergedContribution {
+  const present = contributions.filter((c): c is ContainerContribution => c !== undefined);
+  const networkMode = present.findLast((c) => c.networkMode)?.networkMode;
+  return {
+    env: Object.assign({}, ...present.map((c) => c.env)),
+    binds: present.flatMap((c) => c.binds ?? []),
+    devices: present.flatMap((c) => c.devices ?? []),
+    capAdd: [...new Set(present.flatMap((c) => c.capAdd ?? []))],
+    securityOpt: present.flatMap((c) => c.securityOpt ?? []),
+    privileged: present.some((c) => c.privileged === true),
+    extraHosts: present.flatMap((c) => c.extraHosts ?? []),
+    ...(networkMode ? { networkMode } : {}),
+    limits: Object.assign({}, ...present.map((c) => c.limits)),
   };
 }
 

@@ -28,6 +28,9 @@ export function decideResolution(facts: OutcomeFacts): Resolution {
       return { state: 'exception', reason: 'worker-shutdown' };
     case 'setup-failed':
       return { state: 'failed' };
+    case 'resource-unavailable':
+      // dw-host already retried (the registry, for minutes): the queue does not retry this reason.
+      return { state: 'exception', reason: 'resource-unavailable' };
     case 'aborted':
       return resolveAbort(outcome.reason);
     case 'exited':

@@ -1,10 +1,11 @@
-// The default `run` stage: validate, THEN take resources; image → container → live log → exit.
+// The default `run` stage: validate, then every step's refusals (no side effects), then each step
+// takes what the task needs (image, caches, devices…), then the container runs to its exit.
 import { abortReasonOf, withMaxRunTime } from './abort.ts';
-import { buildContainerSpec } from './container-spec.ts';
+import { buildContainerSpec, mergeContributions } from './container-spec.ts';
 import { codeOf, messageOf } from './errors.ts';
-import { describeImage, dockerImageName } from './payload/image.ts';
 import { validatePayload } from './payload/validate.ts';
-import { unsupportedRequests } from './payload/worker-support.ts';
+import { stepRefusals } from './steps/compose.ts';
+import type { ContainerContribution, StepInput } from './steps/types.ts';
 import type {
   Claimed,
   ContainerSpec,
@@ -18,12 +19,13 @@ import type {
 
 export async function run(claimed: Claimed, ctx: TaskContext): Promise<RunResult> {
   const startedAt = ctx.now();
-  const ended = (payload: Payload | null, outcome: RunOutcome, container: TaskContainer | null = null): RunResult => ({
+  const ended = (payload: Payload | null, outcome: RunOutcome, more: Partial<RunResult> = {}): RunResult => ({
     claimed,
     payload,
     outcome,
     startedAt,
-    container,
+    container: null,
+    ...more,
   });
   const validation = validatePayload(claimed.task);
   ctx.log.header(claimed, ctx.worker, validation.ok ? (validation.payload.cache ?? {}) : {});
@@ -32,39 +34,61 @@ export async function run(claimed: Claimed, ctx: TaskContext): Promise<RunResult
     return ended(null, { kind: 'malformed-payload', errors: validation.errors });
   }
   const { payload } = validation;
-  const unsupported = unsupportedRequests(payload);
-  if (unsupported.length > 0) {
-    for (const problem of unsupported) ctx.log.error(problem);
-    return ended(payload, { kind: 'setup-failed', message: unsupported.join('; ') });
+  const input: StepInput = {
+    claimed,
+    payload,
+    worker: ctx.worker,
+    scopes: await ctx.expandScopes(claimed.task.scopes),
+  };
+  const refusals = stepRefusals(input, ctx.steps, ctx.offeredFeatures);
+  if (refusals.length > 0) {
+    for (const refusal of refusals) ctx.log.error(refusal);
+    return ended(payload, { kind: 'setup-failed', message: refusals.join('; ') });
   }
-  const image = await localImage(payload, ctx);
-  if (typeof image !== 'string') return ended(payload, image);
-  const spec = buildContainerSpec(claimed, payload, image, ctx.worker);
-  const { outcome, container } = await runContainer(spec, payload.maxRunTime, ctx);
-  return ended(payload, outcome, container);
+  const prepared = await prepareSteps(input, ctx);
+  if ('outcome' in prepared) return ended(payload, prepared.outcome);
+  const image = prepared.contributions.findLast((c) => c.image)?.image;
+  if (!image) return ended(payload, { kind: 'internal-error', message: 'no step provided an image' });
+  const spec = buildContainerSpec(claimed, payload, ctx.worker, image.name, mergeContributions(prepared.contributions));
+  const { outcome, container } = await runContainer(spec, input, ctx);
+  return ended(payload, outcome, { container, image });
 }
 
-/** The image to run, or the outcome explaining why there is none. */
-async function localImage(payload: Payload, ctx: TaskContext): Promise<string | RunOutcome> {
-  const name = dockerImageName(payload.image);
-  const missing = name === null ? unsupportedImage(payload) : await absentImage(name, ctx);
-  if (missing === null) return name as string;
-  ctx.log.error(`Pulling docker image has failed.\nError: ${missing}`);
-  return { kind: 'setup-failed', message: missing };
+/** Each step in order; a failure ends the run with the outcome its error code calls for (what the
+ * earlier steps took is released by the pipeline). */
+async function prepareSteps(
+  input: StepInput,
+  ctx: TaskContext,
+): Promise<{ contributions: ContainerContribution[] } | { outcome: RunOutcome }> {
+  const contributions: ContainerContribution[] = [];
+  for (const step of ctx.steps) {
+    try {
+      const contribution = await step.prepare?.(input, ctx);
+      if (contribution) contributions.push(contribution);
+    } catch (error) {
+      return { outcome: preparationFailure(step.name, error, ctx) };
+    }
+  }
+  return { contributions };
 }
 
-function unsupportedImage(payload: Payload): string {
-  return `image ${describeImage(payload.image)} cannot be loaded: this worker runs docker-image names only so far`;
-}
-
-async function absentImage(name: string, ctx: TaskContext): Promise<string | null> {
-  if ((await ctx.engine.imageId(name)) !== null) return null;
-  return `image "${name}" is not present in the local Docker engine, and this worker does not pull images yet`;
+function preparationFailure(step: string, error: unknown, ctx: TaskContext): RunOutcome {
+  const aborted = abortReasonOf(ctx.signal);
+  if (aborted) return { kind: 'aborted', reason: aborted };
+  const message = `${step}: ${messageOf(error)}`;
+  switch (codeOf(error)) {
+    case 'DW_ENGINE_FAILED':
+      return { kind: 'engine-failed', message };
+    case 'DW_IMAGE_SOURCE_UNREACHABLE':
+      return { kind: 'resource-unavailable', message };
+    default:
+      return { kind: 'setup-failed', message };
+  }
 }
 
 async function runContainer(
   spec: ContainerSpec,
-  maxRunTime: number,
+  input: StepInput,
   ctx: TaskContext,
 ): Promise<{ outcome: RunOutcome; container: TaskContainer | null }> {
   const alreadyAborted = abortReasonOf(ctx.signal);
@@ -80,12 +104,14 @@ async function runContainer(
     return { outcome: { kind, message }, container: null };
   }
   ctx.resources.defer(`container ${container.id}`, () => container.remove());
-  const limit = withMaxRunTime(ctx.signal, maxRunTime);
+  const limit = withMaxRunTime(ctx.signal, input.payload.maxRunTime);
   const stopOnAbort = () => killFor(abortReasonOf(limit.signal), container, ctx);
   limit.signal.addEventListener('abort', stopOnAbort, { once: true });
   // An abort that came while the container was starting has already fired: act on it now.
   if (limit.signal.aborted) stopOnAbort();
   try {
+    const hookFailure = await startedHooks(container, input, ctx);
+    if (hookFailure) return { outcome: hookFailure, container };
     const exitCode = await container.wait();
     ctx.log.info('=== Task Finished ===');
     const reason = abortReasonOf(limit.signal);
@@ -100,13 +126,29 @@ async function runContainer(
   }
 }
 
+/** A step that fails once the container runs (docker-worker's started hooks) fails the task. */
+async function startedHooks(container: TaskContainer, input: StepInput, ctx: TaskContext): Promise<RunOutcome | null> {
+  for (const step of ctx.steps) {
+    try {
+      await step.started?.(container, input, ctx);
+    } catch (error) {
+      const message = `${step.name}: ${messageOf(error)}`;
+      ctx.log.error(`Task failed to start its ${step.name}: ${messageOf(error)}`);
+      await container.kill();
+      await container.wait();
+      return { kind: 'setup-failed', message };
+    }
+  }
+  return null;
+}
+
 function killFor(reason: TaskAbortReason | null, container: TaskContainer, ctx: TaskContext): void {
   if (reason?.kind === 'max-run-time') {
     ctx.log.error(`Task timeout after ${reason.seconds} seconds. Force killing container.`);
   } else {
     ctx.log.error(`Task has been aborted prematurely. Reason: ${reason?.kind ?? 'unknown'}`);
   }
-  // wait() settles once the container is gone; a kill that fails leaves it to maxRunTime's caller
-  // (the pipeline removes the container whatever happens), so the failure is only worth a line.
+  // wait() settles once the container is gone; a kill that fails leaves the container to the
+  // pipeline's removal (which happens whatever), so the failure is only worth a line.
   container.kill().catch((error: unknown) => ctx.warn(`killing container ${container.id} failed: ${messageOf(error)}`));
 }

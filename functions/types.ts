@@ -2,7 +2,9 @@
 // (interfaces) through which they reach the world. Adapters implement the ports; nothing in
 // functions/ knows whether it talks to Taskcluster or to the local disk.
 import type { Readable, Writable } from 'node:stream';
+import type { ReadyImage } from './images/types.ts';
 import type { ResourceScope } from './resources.ts';
+import type { Bind, ContainerLimits, DeviceMapping, RunStep } from './steps/types.ts';
 import type { TaskLog } from './task-log/task-log.ts';
 
 /** A task definition as the queue returns it (only the fields dw-host reads are typed). */
@@ -90,6 +92,13 @@ export interface ContainerSpec {
   readonly labels: Readonly<Record<string, string>>;
   readonly extraHosts: readonly string[];
   readonly shmSize: number;
+  readonly binds: readonly Bind[];
+  readonly devices: readonly DeviceMapping[];
+  readonly capAdd: readonly string[];
+  readonly securityOpt: readonly string[];
+  readonly privileged: boolean;
+  readonly networkMode?: string;
+  readonly limits: ContainerLimits;
 }
 
 export interface TaskContainer {
@@ -165,6 +174,8 @@ export type RunOutcome =
   | { readonly kind: 'setup-failed'; readonly message: string }
   | { readonly kind: 'exited'; readonly exitCode: number }
   | { readonly kind: 'aborted'; readonly reason: TaskAbortReason }
+  /** Something the task needs stayed unreachable after the retries (its image's registry). */
+  | { readonly kind: 'resource-unavailable'; readonly message: string }
   /** The container engine failed under the task (unreachable, restarted): not the task's doing. */
   | { readonly kind: 'engine-failed'; readonly message: string }
   | { readonly kind: 'internal-error'; readonly message: string };
@@ -176,6 +187,8 @@ export interface RunResult {
   readonly startedAt: number;
   /** The stopped container, kept until the pipeline's resources are released. */
   readonly container: TaskContainer | null;
+  /** The image the container ran (with the artifact's hash for task images). */
+  readonly image?: ReadyImage;
 }
 
 export interface UploadResult {
@@ -232,6 +245,12 @@ export interface TaskContext {
   readonly now: () => number;
   /** The built-in functions, so a pool's function can wrap one: `(input, ctx) => ctx.defaults.run(input, ctx)`. */
   readonly defaults: StageFunctions;
+  /** The run stage's steps, as the host composed them from the worker config. */
+  readonly steps: readonly RunStep[];
+  /** `payload.features` this worker offers (each served by a step, or by upload itself). */
+  readonly offeredFeatures: ReadonlySet<string>;
+  /** The task's scopes expanded through the auth service's roles (as the worker). */
+  expandScopes(scopes: readonly string[]): Promise<readonly string[]>;
 }
 
 export interface StageFunctions {

@@ -21,6 +21,7 @@ import type {
   WorkerIdentity,
 } from '../functions/types.ts';
 import { ReportTracker } from './report-tracker.ts';
+import type { ComposedSteps } from './steps.ts';
 
 export interface PipelineDeps {
   readonly functions: StageFunctions;
@@ -29,6 +30,10 @@ export interface PipelineDeps {
   readonly queue: TaskQueue;
   readonly engine: ContainerEngine;
   readonly artifacts: ArtifactStore;
+  /** The run stage's steps and the features they offer (host/steps.ts). */
+  readonly steps: ComposedSteps;
+  /** The task's scopes expanded through the auth service's roles. */
+  expandScopes(scopes: readonly string[]): Promise<readonly string[]>;
   /** Opens the task's log; what it creates is registered on `resources`. */
   openTaskLog(claimed: Claimed, resources: ResourceScope): Promise<TaskLogSink>;
   /** Aborted when the host must stop at once (second SIGTERM); never, if absent. */
@@ -61,6 +66,9 @@ export async function processTask(claimed: Claimed, signal: AbortSignal, deps: P
       warn: deps.warn,
       now: deps.now ?? Date.now,
       defaults: deps.defaults,
+      steps: deps.steps.steps,
+      offeredFeatures: deps.steps.offeredFeatures,
+      expandScopes: deps.expandScopes,
     };
     const ran = await runStage(claimed, ctx, deps.functions);
     const uploaded = await uploadStage(ran, ctx, deps.functions);

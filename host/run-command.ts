@@ -14,6 +14,7 @@ import { defaultFunctions } from '../functions/index.ts';
 import type { WorkerConfig } from './config/worker-config.ts';
 import { loadFunctions } from './functions-loader.ts';
 import { processTask } from './pipeline.ts';
+import { composeSteps, openImageProvider } from './steps.ts';
 import { localWorkerIdentity } from './worker-identity.ts';
 
 export interface RunOptions {
@@ -45,7 +46,13 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
     interrupt.abort(new TaskAbort({ kind: 'worker-shutdown' }));
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const warn = (message: string) => io.stderr.write(`dw-host: ${message}\n`);
   try {
+    // No queue here: task and indexed images cannot be fetched; every scope is the task's own.
+    const steps = composeSteps(options.config, {
+      images: await openImageProvider(options.config, warn),
+      artifactsFor: () => undefined,
+    });
     const claims = await functions.claim({ capacity: 1 }, { worker, queue, signal: interrupt.signal });
     for (const claimed of claims) {
       await processTask(claimed, interrupt.signal, {
@@ -54,13 +61,15 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
         worker,
         queue,
         engine,
+        steps,
+        expandScopes: async (scopes) => scopes,
         artifacts: new LocalArtifactStore(join(outDir, 'artifacts')),
         openTaskLog: async (_claimed, resources) => {
           const dir = await mkdtemp(join(tmpdir(), 'dw-host-'));
           resources.defer(`log directory ${dir}`, () => rm(dir, { recursive: true, force: true }));
           return new FileTaskLogSink(join(dir, 'task.log'), io.stdout);
         },
-        warn: (message) => io.stderr.write(`dw-host: ${message}\n`),
+        warn,
         onReleaseFailure: (what, error) => io.stderr.write(`dw-host: releasing ${what} failed: ${String(error)}\n`),
       });
     }

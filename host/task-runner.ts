@@ -13,6 +13,7 @@ import type { WorkerConfig } from './config/worker-config.ts';
 import type { OperatorLog } from './logger.ts';
 import { type PipelineDeps, processTask } from './pipeline.ts';
 import { keepClaimAlive } from './reclaimer.ts';
+import type { ComposedSteps } from './steps.ts';
 
 export interface TaskRunnerDeps {
   readonly config: WorkerConfig;
@@ -24,6 +25,7 @@ export interface TaskRunnerDeps {
   readonly credentials: TaskCredentialsRegistry;
   readonly workDir: string;
   readonly log: OperatorLog;
+  readonly steps: ComposedSteps;
   /** Aborted by a second SIGTERM: stop every task's uploads and retries now. */
   readonly halt: AbortSignal;
   abort(taskId: string, runId: number, reason: TaskAbortReason): void;
@@ -64,6 +66,9 @@ function pipelineDeps(claimed: Claimed, deps: TaskRunnerDeps, log: OperatorLog):
     worker: deps.worker,
     queue: deps.queue,
     engine: deps.engine,
+    steps: deps.steps,
+    // TODO(issue 8): the auth service's expandScopes, with the worker's credentials.
+    expandScopes: async (scopes) => scopes,
     halt: deps.halt,
     artifacts: new TaskclusterArtifactStore({
       rootUrl: deps.rootUrl,

@@ -7,6 +7,7 @@ import { DockerEngine } from '../adapters/docker/engine.ts';
 import type { PulseListener } from '../adapters/pulse/pulse-listener.ts';
 import { TaskCredentialsRegistry } from '../adapters/taskcluster/credentials.ts';
 import { TaskclusterQueue } from '../adapters/taskcluster/queue.ts';
+import { taskArtifacts } from '../adapters/taskcluster/task-artifacts.ts';
 import { codeOf, messageOf } from '../functions/errors.ts';
 import type { StageFunctions, WorkerIdentity } from '../functions/types.ts';
 import { ClaimGate } from './claim-gate.ts';
@@ -17,6 +18,7 @@ import { handleSignals, startPulse } from './host-events.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { type OperatorLog, operatorLog } from './logger.ts';
 import { Scheduler } from './scheduler.ts';
+import { composeSteps, openImageProvider } from './steps.ts';
 import { taskRunner } from './task-runner.ts';
 import { VERSION } from './worker-identity.ts';
 
@@ -39,6 +41,15 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
     gate?.invalidate();
   });
   await cleanLeftovers(engine, workDir, identity.workerId, log);
+  const steps = composeSteps(config, {
+    images: await openImageProvider(config, (message) => log.warn(message)),
+    artifactsFor: (claimed, taskScopes) =>
+      taskArtifacts({
+        rootUrl: identity.rootUrl,
+        credentials: () => runs.get(claimed.taskId, claimed.runId),
+        taskScopes,
+      }),
+  });
   const lifecycle = new Lifecycle();
   const halt = new AbortController();
   let pulse: PulseListener | null = null;
@@ -60,6 +71,7 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
   });
   const runTask = taskRunner({
     config,
+    steps,
     rootUrl: identity.rootUrl,
     functions,
     worker,

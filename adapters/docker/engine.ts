@@ -74,11 +74,12 @@ export class DockerEngine implements ContainerEngine {
       // An attach stream that breaks means the engine broke; wait() is what reports that.
       const drained = finished(stream).catch(() => 'output stream broken');
       await container.start();
-      return new DockerTaskContainer(container, drained, (error) => {
+      const lost = (error: unknown) => {
         const failure = engineFailure('the Docker engine failed while the task ran', error);
         this.#onFailure(failure);
         return failure;
-      });
+      };
+      return new DockerTaskContainer(container, drained, lost, () => this.#docker.ping());
     } catch (error) {
       await container.remove({ force: true }).catch(() => {
         // The create succeeded and attach/start did not: the engine is in trouble; the cause is thrown below.
@@ -105,6 +106,7 @@ export class DockerEngine implements ContainerEngine {
 }
 
 function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
+  const { limits } = spec;
   return {
     Image: spec.image,
     Cmd: [...spec.command],
@@ -113,7 +115,24 @@ function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     Tty: true,
     AttachStdout: true,
     AttachStderr: true,
-    HostConfig: { ShmSize: spec.shmSize, ExtraHosts: [...spec.extraHosts], Privileged: false },
+    HostConfig: {
+      ShmSize: spec.shmSize,
+      ExtraHosts: [...spec.extraHosts],
+      Privileged: spec.privileged,
+      Binds: spec.binds.map((b) => `${b.hostPath}:${b.containerPath}${b.readOnly ? ':ro' : ''}`),
+      Devices: spec.devices.map((d) => ({
+        PathOnHost: d.hostPath,
+        PathInContainer: d.containerPath,
+        CgroupPermissions: d.permissions,
+      })),
+      CapAdd: [...spec.capAdd],
+      SecurityOpt: [...spec.securityOpt],
+      ...(spec.networkMode ? { NetworkMode: spec.networkMode } : {}),
+      ...(limits.memoryBytes !== undefined ? { Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes } : {}),
+      ...(limits.nanoCpus !== undefined ? { NanoCpus: limits.nanoCpus } : {}),
+      ...(limits.pidsLimit !== undefined ? { PidsLimit: limits.pidsLimit } : {}),
+      ...(limits.cpusetCpus !== undefined ? { CpusetCpus: limits.cpusetCpus } : {}),
+    },
   };
 }
 
@@ -125,11 +144,18 @@ class DockerTaskContainer implements TaskContainer {
   readonly #container: Docker.Container;
   readonly #outputDrained: Promise<unknown>;
   readonly #lost: (error: unknown) => DwError;
+  readonly #ping: () => Promise<unknown>;
 
-  constructor(container: Docker.Container, outputDrained: Promise<unknown>, lost: (error: unknown) => DwError) {
+  constructor(
+    container: Docker.Container,
+    outputDrained: Promise<unknown>,
+    lost: (error: unknown) => DwError,
+    ping: () => Promise<unknown>,
+  ) {
     this.#container = container;
     this.#outputDrained = outputDrained;
     this.#lost = lost;
+    this.#ping = ping;
   }
 
   get id(): string {
@@ -144,6 +170,11 @@ class DockerTaskContainer implements TaskContainer {
       throw this.#lost(error);
     }
     await this.#outputDrained;
+    // A stopping dockerd closes its socket, then kills its containers and still answers their
+    // wait(): an exit the engine can no longer be asked about is the engine's doing, not the task's.
+    await this.#ping().catch((error: unknown) => {
+      throw this.#lost(new Error(`the container exited (${StatusCode}) as the engine stopped: ${messageOf(error)}`));
+    });
     return StatusCode;
   }
 

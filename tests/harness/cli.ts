@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const DW_HOST = fileURLToPath(new URL('../../bin/dw-host', import.meta.url));
+/** The tests' worker config: registry retries in milliseconds, not docker-worker's minutes. */
+export const TEST_WORKER_CONFIG = fileURLToPath(new URL('../fixtures/worker-config.json', import.meta.url));
 const RSS_REPORTER = fileURLToPath(new URL('./report-max-rss.ts', import.meta.url));
 
 export interface CliResult {
@@ -41,7 +43,7 @@ export function scratch(): { dir: string; file(name: string, content: unknown): 
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningCli {
   const rssFile = join(tmpdir(), `dw-host-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const child = spawn(process.execPath, ['--import', RSS_REPORTER, DW_HOST, ...args], {
-    env: { ...process.env, ...env, DW_TEST_MAX_RSS_FILE: rssFile },
+    env: { ...process.env, DW_CONFIG_FILE: TEST_WORKER_CONFIG, ...env, DW_TEST_MAX_RSS_FILE: rssFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

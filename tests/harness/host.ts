@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import taskcluster from 'taskcluster-client';
-import { DW_HOST } from './cli.ts';
+import { DW_HOST, TEST_WORKER_CONFIG } from './cli.ts';
 import { watchTaskContainers } from './docker.ts';
 import { BUSYBOX_IMAGE } from './images.ts';
 import type { TestQueue } from './test-queue/server.ts';
@@ -49,6 +49,7 @@ export function startHost(
       DW_WORKER_GROUP: 'dw-test-group',
       DW_WORKER_ID: workerId,
       DW_PULSE_URL: PULSE_URL,
+      DW_CONFIG_FILE: TEST_WORKER_CONFIG,
       DW_SHUTDOWN_GRACE_SECONDS: '5',
       // The tests' own spool files are small; CI machines may have little disk to spare.
       DW_MIN_FREE_DISK_MB: '64',

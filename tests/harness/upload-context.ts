@@ -25,6 +25,12 @@ export function uploadContext(taskId: string, store: LocalArtifactStore, signal 
         labels: { [LABELS.managedBy]: '1', [LABELS.taskId]: taskId },
         extraHosts: [],
         shmSize: SHM_SIZE_BYTES,
+        binds: [],
+        devices: [],
+        capAdd: [],
+        securityOpt: [],
+        privileged: false,
+        limits: {},
       },
       new PassThrough().resume(),
     );

@@ -13,9 +13,11 @@ import { claimFromDocument } from '../../adapters/local/task-file.ts';
 import { FileTaskLogSink } from '../../adapters/local/task-log-file.ts';
 import { defaultFunctions } from '../../functions/index.ts';
 import { niceSlugid } from '../../functions/slugid.ts';
+import { loadWorkerConfig } from '../../host/config/load.ts';
 import { processTask } from '../../host/pipeline.ts';
+import { composeSteps, openImageProvider } from '../../host/steps.ts';
 import { localWorkerIdentity } from '../../host/worker-identity.ts';
-import { runCli, scratch } from '../harness/cli.ts';
+import { runCli, scratch, TEST_WORKER_CONFIG } from '../harness/cli.ts';
 import { CapturedLog, leftContainers, strayEntries, unclearOutcome } from '../harness/fuzz-oracle.ts';
 import { describeCase, type FuzzCase, fuzzCase, randomSeed } from '../harness/payload-fuzzer.ts';
 
@@ -38,6 +40,11 @@ process.on('uncaughtException', onCrash).on('unhandledRejection', onCrash);
 after(() => process.off('uncaughtException', onCrash).off('unhandledRejection', onCrash));
 
 const engine = new DockerEngine();
+const config = loadWorkerConfig({ file: TEST_WORKER_CONFIG, env: {} });
+const steps = composeSteps(config, {
+  images: await openImageProvider(config, (message) => crashes.push(`image provider: ${message}`)),
+  artifactsFor: () => undefined,
+});
 
 interface CaseRun {
   readonly problems: string[];
@@ -59,6 +66,8 @@ async function runInProcess(c: FuzzCase): Promise<CaseRun> {
     worker: localWorkerIdentity(claimed.task),
     queue,
     engine,
+    steps,
+    expandScopes: async (scopes) => scopes,
     artifacts: new LocalArtifactStore(join(dir, 'out', 'artifacts')),
     openTaskLog: async () => new FileTaskLogSink(join(dir, 'task.log'), captured),
     warn: (message) => problems.push(`warning: ${message.slice(0, 300)}`),

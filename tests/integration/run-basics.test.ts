@@ -103,14 +103,27 @@ test('environment: task env, forced reserved variables, TTY, localhost.localdoma
   assert.doesNotMatch(log, /host-secret-token|TASKCLUSTER_ACCESS_TOKEN/);
 });
 
-test('an image the engine does not have fails the task clearly, and no container is created', async () => {
+test('an image the registry does not have fails the task with its reason, and no container is created', async () => {
   const started = Date.now();
-  const { cli, result, log } = await runTask('noimage', { image: 'dw-test/not-here:1', maxRunTime: 5 });
+  const image = '127.0.0.1:5000/dw-test/not-here:1';
+  const { cli, result, log } = await runTask('noimage', { image, maxRunTime: 5 });
   assert.equal(cli.code, 1);
   assert.equal(result.state, 'failed');
   assert.match(
     log,
-    /\[taskcluster:error\] Pulling docker image has failed\.\nError: image "dw-test\/not-here:1" is not present/,
+    /\[taskcluster:error\] Pulling docker image has failed\.\nError: image 127\.0\.0\.1:5000\/dw-test\/not-here:1 was not found: .*manifest unknown/,
+  );
+  assert.equal(await containerCreations(result.taskId, started), 0);
+});
+
+test('a registry that stays unreachable after the retries: exception resource-unavailable, no container', async () => {
+  const started = Date.now();
+  const { cli, result, log } = await runTask('noregistry', { image: '127.0.0.1:1/dw-test/busybox:1', maxRunTime: 5 });
+  assert.equal(cli.code, 2);
+  assert.deepEqual([result.state, result.reasonResolved], ['exception', 'resource-unavailable']);
+  assert.match(
+    log,
+    /Pulling docker image has failed\.\nError: could not pull 127\.0\.0\.1:1\/dw-test\/busybox:1 after 2 attempt/,
   );
   assert.equal(await containerCreations(result.taskId, started), 0);
 });

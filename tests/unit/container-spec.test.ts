@@ -24,7 +24,7 @@ test('the env_test fixture: task env kept verbatim, reserved variables forced, n
     expires: '2100-01-01T00:00:00Z',
   });
   assert.ok(validation.ok);
-  const spec = buildContainerSpec(claimed(document), validation.payload, 'sha256:abc', worker);
+  const spec = buildContainerSpec(claimed(document), validation.payload, worker, 'sha256:abc');
   const env = new Map(
     spec.env.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
   );
@@ -44,7 +44,7 @@ test('container: command, labels to find it again, localhost.localdomain, docker
     expires: '2100-01-01T00:00:00Z',
   });
   assert.ok(validation.ok);
-  const spec = buildContainerSpec(claimed({}), validation.payload, 'sha256:abc', worker);
+  const spec = buildContainerSpec(claimed({}), validation.payload, worker, 'sha256:abc');
   assert.equal(spec.image, 'sha256:abc');
   assert.deepEqual(spec.command, ['true']);
   assert.deepEqual(spec.extraHosts, ['localhost.localdomain:127.0.0.1']);

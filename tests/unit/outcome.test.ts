@@ -60,6 +60,11 @@ const table: Array<[string, OutcomeFacts, Resolution]> = [
     { state: 'exception', reason: 'internal-error' },
   ],
   [
+    "the image's registry stayed unreachable after the retries",
+    facts({ kind: 'resource-unavailable', message: 'image: registry unreachable' }),
+    { state: 'exception', reason: 'resource-unavailable' },
+  ],
+  [
     'the engine failed under the task (dockerd stopped or restarted)',
     facts({ kind: 'engine-failed', message: 'connect ENOENT' }),
     { state: 'exception', reason: 'worker-shutdown' },

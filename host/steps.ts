@@ -1,0 +1,66 @@
+// The run stage's steps, composed once at start-up from the worker config: where a newcomer finds
+// which features this worker offers, and in what order a task's needs are taken. A step that
+// cannot work with this config stops start-up (a ConfigError), never a task.
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DockerImageProvider } from '../adapters/docker/images/docker-image-provider.ts';
+import type { ImageProvider, RegistryConfig, TaskArtifacts } from '../functions/images/types.ts';
+import { UPLOAD_FEATURES } from '../functions/steps/compose.ts';
+import { imageStep } from '../functions/steps/image.ts';
+import { cachesNotOffered, devicesNotOffered, privilegedNotOffered } from '../functions/steps/not-offered.ts';
+import type { RunStep } from '../functions/steps/types.ts';
+import type { Claimed } from '../functions/types.ts';
+import { featureEnabled, type WorkerConfig } from './config/worker-config.ts';
+
+export interface ComposedSteps {
+  readonly steps: readonly RunStep[];
+  /** `payload.features` this worker offers: served by a step or by upload, and enabled by config. */
+  readonly offeredFeatures: ReadonlySet<string>;
+}
+
+export interface StepPorts {
+  readonly images: ImageProvider;
+  /** The queue and index as the task's run; undefined in `dw-host run` (no queue). */
+  artifactsFor(claimed: Claimed, taskScopes: readonly string[]): TaskArtifacts | undefined;
+}
+
+export function composeSteps(config: WorkerConfig, ports: StepPorts): ComposedSteps {
+  const steps: RunStep[] = [
+    imageStep({ provider: ports.images, registry: registryConfigOf(config), artifactsFor: ports.artifactsFor }),
+    cachesNotOffered,
+    devicesNotOffered,
+    privilegedNotOffered,
+  ];
+  const served = [...UPLOAD_FEATURES, ...steps.flatMap((step) => step.features ?? [])];
+  return { steps, offeredFeatures: new Set(served.filter((feature) => featureEnabled(config, feature))) };
+}
+
+export function registryConfigOf(config: WorkerConfig): RegistryConfig {
+  return { registries: config.registries, defaultRegistry: config.dockerConfig.defaultRegistry };
+}
+
+/** The image provider on the local engine, its use records under the config's state directory
+ * (a private temporary one, said once, where that is not writable: `dw-host run` as a user). */
+export function openImageProvider(config: WorkerConfig, warn: (message: string) => void): Promise<DockerImageProvider> {
+  const { maxAttempts, delayFactor, randomizationFactor } = config.dockerConfig;
+  return DockerImageProvider.open({
+    registry: registryConfigOf(config),
+    retry: { maxAttempts, delayFactor, randomizationFactor },
+    stateDir: writableStateDir(config.stateDir, warn),
+    diskBudgetBytes: config.garbageCollection.imageDiskBudget,
+    warn,
+  });
+}
+
+function writableStateDir(stateDir: string, warn: (message: string) => void): string {
+  try {
+    mkdirSync(stateDir, { recursive: true });
+    accessSync(stateDir, constants.W_OK);
+    return stateDir;
+  } catch (error) {
+    const fallback = join(tmpdir(), `dw-host-state-${process.getuid?.() ?? 'user'}`);
+    warn(`stateDir ${stateDir} is not writable (${(error as NodeJS.ErrnoException).code}); using ${fallback}`);
+    return fallback;
+  }
+}
