@@ -38,9 +38,10 @@ install_packages() {
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 # zstd, lz4 and curl: the baseline of the image benchmark (`curl | zstd -d | docker load`) and test
-# archives; apache2-utils: `htpasswd -B`, the bcrypt file the auth registry reads.
+# archives; apache2-utils: `htpasswd -B`, the bcrypt file the auth registry reads; chromium: the
+# interactive shell page's browser test (driven by playwright-core, which never downloads a browser).
 install_packages ca-certificates iproute2 procps time docker.io rabbitmq-server docker-registry busybox-static \
-  zstd lz4 curl apache2-utils
+  zstd lz4 curl apache2-utils chromium
 command -v npm >/dev/null || install_packages nodejs npm
 
 # ---------------------------------------------------------------- Node 24 LTS
