@@ -8,3 +8,7 @@ export async function resolve(result: UploadResult, ctx: TaskContext): Promise<R
   if (resolution.state !== 'unreported') await ctx.queue.report(result.run.claimed, resolution, result, ctx.halt);
   return resolution;
 }
+
+/** functions/ is itself a functions directory (`dw-host --functions ./functions`): one contract for
+ * the built-ins and a pool's own. */
+export default resolve;

@@ -100,6 +100,9 @@ async function runContainer(
   } catch (error) {
     const message = messageOf(error);
     ctx.log.error(`Failure to properly start execution environment.\n${message}`);
+    // Not the task's doing: an engine or host that cannot give what the worker config allows.
+    if (spec.privileged)
+      ctx.log.error('The container was privileged (capabilities.privileged): this host could not start it so.');
     const kind = codeOf(error) === 'DW_ENGINE_FAILED' ? 'engine-failed' : 'setup-failed';
     return { outcome: { kind, message }, container: null };
   }
@@ -115,7 +118,11 @@ async function runContainer(
     const exitCode = await container.wait();
     ctx.log.info('=== Task Finished ===');
     const reason = abortReasonOf(limit.signal);
-    return { outcome: reason ? { kind: 'aborted', reason } : { kind: 'exited', exitCode }, container };
+    if (reason) return { outcome: { kind: 'aborted', reason }, container };
+    // A process killed for memory gives the container a non-zero status (137 when it was the command).
+    const oomKilled = exitCode !== 0 && (await container.oomKilled());
+    if (oomKilled) ctx.log.error(outOfMemoryMessage(spec.limits.memoryBytes));
+    return { outcome: { kind: 'exited', exitCode, ...(oomKilled ? { oomKilled } : {}) }, container };
   } catch (error) {
     // The engine went away under the task (dockerd stopped or restarted): not the task's doing.
     ctx.log.error(`The task's container was lost with the Docker engine: ${messageOf(error)}`);
@@ -142,6 +149,11 @@ async function startedHooks(container: TaskContainer, input: StepInput, ctx: Tas
   return null;
 }
 
+export function outOfMemoryMessage(limitBytes: number | undefined): string {
+  const limit = limitBytes === undefined ? 'none set by the worker: the host ran out' : `${limitBytes / 2 ** 20} MiB`;
+  return `Task ran out of memory (limit ${limit}): the kernel killed a process of the task's container.`;
+}
+
 function killFor(reason: TaskAbortReason | null, container: TaskContainer, ctx: TaskContext): void {
   if (reason?.kind === 'max-run-time') {
     ctx.log.error(`Task timeout after ${reason.seconds} seconds. Force killing container.`);
@@ -152,3 +164,7 @@ function killFor(reason: TaskAbortReason | null, container: TaskContainer, ctx: 
   // pipeline's removal (which happens whatever), so the failure is only worth a line.
   container.kill().catch((error: unknown) => ctx.warn(`killing container ${container.id} failed: ${messageOf(error)}`));
 }
+
+/** functions/ is itself a functions directory (`dw-host --functions ./functions`): one contract for
+ * the built-ins and a pool's own. */
+export default run;

@@ -18,11 +18,13 @@ export async function upload(result: RunResult, ctx: TaskContext): Promise<Uploa
   const durationMs = ctx.now() - result.startedAt;
   ctx.log.footer(collected.failed ? -1 : reportedExitCode(outcome), durationMs);
   const finished = await ctx.log.finish();
+  // After the footer: chain of trust certifies the whole log, the bulk log is all of it.
+  const ofSteps = await stepArtifacts(result, collected.records, ctx);
   const logs = await uploadTaskLog(result, finished, ctx);
   return {
     run: result,
-    artifacts: [...collected.records, ...logs.records],
-    artifactUploadFailed: collected.failed || logs.failed,
+    artifacts: [...collected.records, ...ofSteps.records, ...logs.records],
+    artifactUploadFailed: collected.failed || ofSteps.failed || logs.failed,
     ...(finished.failure !== undefined ? { taskLogFailed: finished.failure } : {}),
     durationMs,
   };
@@ -33,6 +35,28 @@ export async function upload(result: RunResult, ctx: TaskContext): Promise<Uploa
 function collectsArtifacts(outcome: RunOutcome): boolean {
   if (outcome.kind === 'exited') return true;
   return outcome.kind === 'aborted' && outcome.reason.kind === 'max-run-time';
+}
+
+/** The steps' own artifacts (shell.html, chain of trust…), after the payload's and before the task
+ * log; none once the run is no longer ours. A step whose artifacts fail fails the task, not the log. */
+async function stepArtifacts(
+  result: RunResult,
+  uploaded: readonly ArtifactRecord[],
+  ctx: TaskContext,
+): Promise<{ records: ArtifactRecord[]; failed: boolean }> {
+  const records: ArtifactRecord[] = [];
+  let failed = false;
+  if (!isOurs(abortReasonOf(ctx.signal))) return { records, failed };
+  for (const step of ctx.steps) {
+    try {
+      records.push(...((await step.artifacts?.(result, uploaded, ctx)) ?? []));
+    } catch (error) {
+      failed = true;
+      // The task log is closed by now (the certified log ends with its footer): the operator hears it.
+      ctx.warn(`uploading the artifacts of ${step.name} for ${result.claimed.taskId} failed: ${messageOf(error)}`);
+    }
+  }
+  return { records, failed };
 }
 
 async function uploadTaskLog(
@@ -73,3 +97,7 @@ function untilLostOrHalted(ctx: TaskContext): AbortSignal {
   check();
   return AbortSignal.any([lost.signal, ctx.halt]);
 }
+
+/** functions/ is itself a functions directory (`dw-host --functions ./functions`): one contract for
+ * the built-ins and a pool's own. */
+export default upload;

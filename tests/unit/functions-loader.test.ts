@@ -43,3 +43,9 @@ test('the README example examples/functions loads: its own run, the built-in res
   assert.notEqual(functions.run, defaultFunctions.run);
   assert.equal(functions.upload, defaultFunctions.upload);
 });
+
+test('the built-in functions/ is itself a valid functions directory: the same four functions', async () => {
+  const functions = await loadFunctions(new URL('../../functions', import.meta.url).pathname);
+  for (const stage of ['claim', 'run', 'upload', 'resolve'] as const)
+    assert.equal(functions[stage], defaultFunctions[stage]);
+});
