@@ -45,23 +45,21 @@ export function handleSignals(
   graceSeconds: number,
   log: OperatorLog,
 ) {
-  let grace: NodeJS.Timeout | undefined;
+  let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (lifecycle.advance('draining')) {
+    if (!signalled) {
+      signalled = true;
       log.info({ signal, graceSeconds, running: scheduler.runningCount }, 'draining');
-      scheduler.stopClaiming();
-      grace = setTimeout(() => scheduler.abortAll({ kind: 'worker-shutdown' }), graceSeconds * 1000);
-      grace.unref();
+      lifecycle.requestStop({ reason: 'signal', tasks: 'grace', detail: signal });
     } else {
       log.warn({ signal }, 'second signal: aborting running tasks now');
       halt.abort();
-      scheduler.abortAll({ kind: 'worker-shutdown' });
+      lifecycle.requestStop({ reason: 'signal', tasks: 'now', detail: signal });
     }
   };
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
   return {
     dispose() {
-      clearTimeout(grace);
       process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
     },
   };

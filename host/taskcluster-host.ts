@@ -50,7 +50,7 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
         taskScopes,
       }),
   });
-  const lifecycle = new Lifecycle();
+  const lifecycle = new Lifecycle({ graceMs: config.shutdownGraceSeconds * 1000 });
   const halt = new AbortController();
   let pulse: PulseListener | null = null;
   gate = claimGate(engine, workDir, config, identity.workerId, () => scheduler.runningTaskIds(), log);
@@ -63,7 +63,10 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
     safetyPollMs: config.pulseSafetyPollSeconds * 1000,
     runTask: (claimed, signal) => runTask(claimed, signal),
     onClaimError: (error, trigger) => {
-      if (codeOf(error) === 'DW_CREDENTIALS_REFUSED') return 'fatal';
+      if (codeOf(error) === 'DW_CREDENTIALS_REFUSED') {
+        lifecycle.requestStop({ reason: 'credentials-refused', tasks: 'finish', detail: messageOf(error) });
+        return 'fatal';
+      }
       log.warn({ err: error, trigger }, 'claimWork failed; backing off');
       return 'retry';
     },
@@ -87,11 +90,14 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
   if (!pulse)
     log.info('no pulseUrl: claiming by claimWork long-poll only; cancellation is noticed at the next reclaim');
   const shutdown = handleSignals(lifecycle, scheduler, halt, config.shutdownGraceSeconds, log);
+  lifecycle.claiming({
+    stopClaiming: () => scheduler.stopClaiming(),
+    abortTasks: () => scheduler.abortAll({ kind: 'worker-shutdown' }),
+  });
   log.info({ capacity: config.capacity, pulse: Boolean(pulse) }, 'dw-host started');
   try {
     await scheduler.pollUntilStopped();
     if (scheduler.fatalError) {
-      lifecycle.advance('draining');
       log.error(
         { running: scheduler.runningCount },
         `${messageOf(scheduler.fatalError)}; finishing running tasks, then exiting`,
@@ -103,7 +109,7 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
     shutdown.dispose();
     await rm(workDir, { recursive: true, force: true });
   }
-  lifecycle.advance('stopped');
+  lifecycle.stopped();
   log.info('dw-host stopped');
   if (scheduler.fatalError) throw new HostStartError(messageOf(scheduler.fatalError).split('\n')[0]);
   return 0;

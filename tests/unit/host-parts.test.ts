@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { bindingKeys, queueName, TASK_EXCEPTION, TASK_PENDING } from '../../adapters/pulse/pulse-listener.ts';
-import { Lifecycle } from '../../host/lifecycle.ts';
 
 const queueReference = JSON.parse(
   readFileSync(new URL('../../schemas/taskcluster/queue.json', import.meta.url), 'utf8'),
@@ -38,15 +37,4 @@ test('Pulse: the queue is named queue/<user>/… by Pulse convention', () => {
     queueName('amqps://pulse-user:secret@pulse.example.com:5671/vhost', id),
     'queue/pulse-user/dw-host/proj/linux/us-east-1/i-1',
   );
-});
-
-test('lifecycle moves forward only: running → draining → stopped', () => {
-  const lifecycle = new Lifecycle();
-  const seen: string[] = [];
-  lifecycle.onChange((state) => seen.push(state));
-  assert.equal(lifecycle.advance('draining'), true);
-  assert.equal(lifecycle.advance('draining'), false, 'a second drain is not a transition');
-  assert.equal(lifecycle.advance('stopped'), true);
-  assert.equal(lifecycle.advance('draining'), false, 'never backwards');
-  assert.deepEqual(seen, ['draining', 'stopped']);
 });
