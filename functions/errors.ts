@@ -21,7 +21,13 @@ export type DwErrorCode =
   /** The registry, queue or index could not be reached, even after the retries. */
   | 'DW_IMAGE_SOURCE_UNREACHABLE'
   /** A task image is not a loadable image: unknown extension, corrupt compression, bad archive. */
-  | 'DW_IMAGE_INVALID';
+  | 'DW_IMAGE_INVALID'
+  /** The cache root cannot be used (not writable, held by another dw-host process). */
+  | 'DW_CACHE_UNAVAILABLE'
+  /** A device the task asks for is not offered by this worker. */
+  | 'DW_DEVICE_UNAVAILABLE'
+  /** The auth service did not expand the task's scopes (unreachable after the retries, or refused). */
+  | 'DW_SCOPE_EXPANSION_FAILED';
 
 export class DwError extends Error {
   readonly code: DwErrorCode;

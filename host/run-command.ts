@@ -11,7 +11,9 @@ import { FileTaskLogSink } from '../adapters/local/task-log-file.ts';
 import { TaskAbort } from '../functions/abort.ts';
 import { messageOf } from '../functions/errors.ts';
 import { defaultFunctions } from '../functions/index.ts';
+import { HostCaches } from './caches.ts';
 import type { WorkerConfig } from './config/worker-config.ts';
+import { openDevicePool } from './devices.ts';
 import { loadFunctions } from './functions-loader.ts';
 import { processTask } from './pipeline.ts';
 import { composeSteps, openImageProvider } from './steps.ts';
@@ -50,6 +52,10 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
   try {
     // No queue here: task and indexed images cannot be fetched; every scope is the task's own.
     const steps = composeSteps(options.config, {
+      // No purge-cache service without Taskcluster. Absent devices are not announced on every run:
+      // a task asking for one is refused with the reason.
+      caches: new HostCaches({ root: options.config.cache.volumeCachePath, log: () => {}, warn }),
+      devices: openDevicePool(options.config),
       images: await openImageProvider(options.config, warn),
       artifactsFor: () => undefined,
     });

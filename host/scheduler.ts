@@ -22,6 +22,8 @@ export interface ClaimGatePort {
 
 export interface SchedulerDeps {
   readonly capacity: number;
+  /** How many more tasks the host's devices allow (those every task takes: CPUs, GPUs). */
+  devicesFree?(): number;
   readonly functions: StageFunctions;
   readonly claimContext: ClaimContext;
   runTask(claimed: Claimed, signal: AbortSignal): Promise<void>;
@@ -61,7 +63,8 @@ export class Scheduler {
   }
 
   get free(): number {
-    return this.#deps.capacity - this.#tasks.pending - this.#tasks.size - this.#reserved;
+    const slots = this.#deps.capacity - this.#tasks.pending - this.#tasks.size - this.#reserved;
+    return Math.min(slots, this.#deps.devicesFree?.() ?? slots);
   }
 
   get runningCount(): number {

@@ -6,9 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerImageProvider } from '../adapters/docker/images/docker-image-provider.ts';
 import type { ImageProvider, RegistryConfig, TaskArtifacts } from '../functions/images/types.ts';
+import { type CachePort, cacheStep } from '../functions/steps/caches.ts';
 import { UPLOAD_FEATURES } from '../functions/steps/compose.ts';
+import { type DevicePort, devicesStep } from '../functions/steps/devices.ts';
 import { imageStep } from '../functions/steps/image.ts';
-import { cachesNotOffered, devicesNotOffered, privilegedNotOffered } from '../functions/steps/not-offered.ts';
+import { privilegedNotOffered } from '../functions/steps/not-offered.ts';
 import type { RunStep } from '../functions/steps/types.ts';
 import type { Claimed } from '../functions/types.ts';
 import { featureEnabled, type WorkerConfig } from './config/worker-config.ts';
@@ -23,13 +25,17 @@ export interface StepPorts {
   readonly images: ImageProvider;
   /** The queue and index as the task's run; undefined in `dw-host run` (no queue). */
   artifactsFor(claimed: Claimed, taskScopes: readonly string[]): TaskArtifacts | undefined;
+  /** The volume caches (host/caches.ts). */
+  readonly caches: CachePort;
+  /** The device pool (host/devices.ts). */
+  readonly devices: DevicePort;
 }
 
 export function composeSteps(config: WorkerConfig, ports: StepPorts): ComposedSteps {
   const steps: RunStep[] = [
     imageStep({ provider: ports.images, registry: registryConfigOf(config), artifactsFor: ports.artifactsFor }),
-    cachesNotOffered,
-    devicesNotOffered,
+    cacheStep(ports.caches),
+    devicesStep(ports.devices),
     privilegedNotOffered,
   ];
   const served = [...UPLOAD_FEATURES, ...steps.flatMap((step) => step.features ?? [])];

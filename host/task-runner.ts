@@ -23,6 +23,8 @@ export interface TaskRunnerDeps {
   readonly queue: TaskclusterQueue;
   readonly engine: DockerEngine;
   readonly credentials: TaskCredentialsRegistry;
+  /** The auth service's expandScopes with the worker's credentials (adapters/taskcluster). */
+  readonly expandScopes: (scopes: readonly string[], signal?: AbortSignal) => Promise<readonly string[]>;
   readonly workDir: string;
   readonly log: OperatorLog;
   readonly steps: ComposedSteps;
@@ -47,7 +49,7 @@ export function taskRunner(deps: TaskRunnerDeps): (claimed: Claimed, signal: Abo
     try {
       // processTask never throws: every run this host holds gets exactly one resolution, or (when no
       // report got through) is left to the queue's claim expiry, which retries it.
-      const resolution = await processTask(claimed, signal, pipelineDeps(claimed, deps, log));
+      const resolution = await processTask(claimed, signal, pipelineDeps(claimed, signal, deps, log));
       const failed = resolution.state === 'unreported' && resolution.why.startsWith('every report failed');
       if (failed) log.error({ stage: 'resolve', resolution }, 'run left to the queue: no report got through');
       else log.info({ stage: 'resolve', resolution }, 'task resolved');
@@ -58,7 +60,7 @@ export function taskRunner(deps: TaskRunnerDeps): (claimed: Claimed, signal: Abo
   };
 }
 
-function pipelineDeps(claimed: Claimed, deps: TaskRunnerDeps, log: OperatorLog): PipelineDeps {
+function pipelineDeps(claimed: Claimed, signal: AbortSignal, deps: TaskRunnerDeps, log: OperatorLog): PipelineDeps {
   const { config, workDir } = deps;
   return {
     functions: deps.functions,
@@ -67,8 +69,8 @@ function pipelineDeps(claimed: Claimed, deps: TaskRunnerDeps, log: OperatorLog):
     queue: deps.queue,
     engine: deps.engine,
     steps: deps.steps,
-    // TODO(issue 8): the auth service's expandScopes, with the worker's credentials.
-    expandScopes: async (scopes) => scopes,
+    // Once per task: every step's check reads the same expansion.
+    expandScopes: expandedOnce((scopes) => deps.expandScopes(scopes, signal)),
     halt: deps.halt,
     artifacts: new TaskclusterArtifactStore({
       rootUrl: deps.rootUrl,
@@ -91,5 +93,22 @@ function pipelineDeps(claimed: Claimed, deps: TaskRunnerDeps, log: OperatorLog):
     },
     warn: (message) => log.warn({ stage: 'upload' }, message),
     onReleaseFailure: (what, error) => log.error({ err: error }, `releasing ${what} failed`),
+  };
+}
+
+/** `expand`, called at most once per set of scopes (a task asks for its own, perhaps more than once
+ * through a pool's functions). */
+function expandedOnce(
+  expand: (scopes: readonly string[]) => Promise<readonly string[]>,
+): (scopes: readonly string[]) => Promise<readonly string[]> {
+  const expansions = new Map<string, Promise<readonly string[]>>();
+  return (scopes) => {
+    const key = JSON.stringify(scopes);
+    let expansion = expansions.get(key);
+    if (!expansion) {
+      expansion = expand(scopes);
+      expansions.set(key, expansion);
+    }
+    return expansion;
   };
 }

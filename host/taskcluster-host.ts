@@ -7,13 +7,15 @@ import { DockerEngine } from '../adapters/docker/engine.ts';
 import type { PulseListener } from '../adapters/pulse/pulse-listener.ts';
 import { TaskCredentialsRegistry } from '../adapters/taskcluster/credentials.ts';
 import { TaskclusterQueue } from '../adapters/taskcluster/queue.ts';
+import { scopeExpander } from '../adapters/taskcluster/scope-expansion.ts';
 import { taskArtifacts } from '../adapters/taskcluster/task-artifacts.ts';
 import { codeOf, messageOf } from '../functions/errors.ts';
 import type { StageFunctions, WorkerIdentity } from '../functions/types.ts';
+import { freeDiskCheckWithCaches, type HostCaches, taskclusterHostCaches } from './caches.ts';
 import { ClaimGate } from './claim-gate.ts';
 import { hostIdentityOf } from './config/load.ts';
 import type { HostIdentity, WorkerConfig } from './config/worker-config.ts';
-import { freeDiskCheck } from './disk-space.ts';
+import { claimWithDeviceReservations, openDevicePool } from './devices.ts';
 import { handleSignals, startPulse } from './host-events.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { type OperatorLog, operatorLog } from './logger.ts';
@@ -41,7 +43,16 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
     gate?.invalidate();
   });
   await cleanLeftovers(engine, workDir, identity.workerId, log);
+  const devices = openDevicePool(
+    config,
+    (message) => log.warn(message),
+    (message, fields) => log.info(fields, message),
+  );
+  const caches = taskclusterHostCaches(config, identity, log);
+  await caches.openIfUsedBefore();
   const steps = composeSteps(config, {
+    caches,
+    devices,
     images: await openImageProvider(config, (message) => log.warn(message)),
     artifactsFor: (claimed, taskScopes) =>
       taskArtifacts({
@@ -53,15 +64,17 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
   const lifecycle = new Lifecycle({ graceMs: config.shutdownGraceSeconds * 1000 });
   const halt = new AbortController();
   let pulse: PulseListener | null = null;
-  gate = claimGate(engine, workDir, config, identity.workerId, () => scheduler.runningTaskIds(), log);
+  gate = claimGate(engine, workDir, config, identity.workerId, () => scheduler.runningTaskIds(), caches, log);
   const scheduler: Scheduler = new Scheduler({
     gate,
     capacity: config.capacity,
-    functions,
+    // Devices are reserved before each claimWork, and whatever a task holds goes back when it ends.
+    functions: claimWithDeviceReservations(functions, devices),
+    devicesFree: () => devices.claimable(),
     claimContext: { worker, queue, signal: halt.signal },
     pulseHealthy: () => pulse?.connected ?? false,
     safetyPollMs: config.pulseSafetyPollSeconds * 1000,
-    runTask: (claimed, signal) => runTask(claimed, signal),
+    runTask: (claimed, signal) => runTask(claimed, signal).finally(() => devices.release(claimed)),
     onClaimError: (error, trigger) => {
       if (codeOf(error) === 'DW_CREDENTIALS_REFUSED') {
         lifecycle.requestStop({ reason: 'credentials-refused', tasks: 'finish', detail: messageOf(error) });
@@ -81,6 +94,7 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
     queue,
     engine,
     credentials: runs,
+    expandScopes: scopeExpander({ rootUrl: identity.rootUrl, workerCredentials: () => identity.credentials }),
     workDir,
     log,
     halt: halt.signal,
@@ -123,6 +137,7 @@ function claimGate(
   config: WorkerConfig,
   workerId: string,
   runningTaskIds: () => ReadonlySet<string>,
+  caches: HostCaches,
   log: OperatorLog,
 ) {
   let dockerRoot: Promise<string | null> | null = null;
@@ -132,10 +147,16 @@ function claimGate(
       { name: 'Docker engine', check: () => engine.ping().then(() => null) },
       {
         name: 'free disk',
-        check: () => {
-          dockerRoot ??= engine.rootDir().catch(() => null);
-          return dockerRoot.then((root) => freeDiskCheck([workDir, root], minFreeBytes));
-        },
+        check: freeDiskCheckWithCaches(
+          async () => {
+            dockerRoot ??= engine.rootDir().catch(() => null);
+            return [workDir, await dockerRoot];
+          },
+          minFreeBytes,
+          caches,
+          config.cache.volumeCachePath,
+          log,
+        ),
       },
     ],
     onClosed: (reason) => log.warn({ reason }, `not claiming: ${reason}`),

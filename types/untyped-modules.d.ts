@@ -27,6 +27,13 @@ declare module 'hawk' {
 declare module 'taskcluster-lib-scopes' {
   export type ScopeExpression = string | { AllOf: ScopeExpression[] } | { AnyOf: ScopeExpression[] };
   export function satisfiesExpression(scopes: string[], expression: ScopeExpression): boolean;
+  /** What of `expression` the scopes lack; null when satisfied. */
+  export function removeGivenScopes(scopes: string[], expression: ScopeExpression): ScopeExpression | null;
+  /** Whether `pattern` (a scope, possibly ending in `*`) grants `scope`. */
+  export function patternMatch(pattern: string, scope: string): boolean;
+  export function scopeCompare(a: string, b: string): number;
+  /** Sorted with scopeCompare in: duplicates and scopes a star scope covers removed. */
+  export function normalizeScopeSet(scopes: string[]): string[];
 }
 
 declare module 'taskcluster-client' {
@@ -67,6 +74,18 @@ declare module 'taskcluster-client' {
     buildUrl(method: (...args: never[]) => unknown, ...args: string[]): string;
     buildSignedUrl(method: (...args: never[]) => unknown, ...args: Array<string | { expiration: number }>): string;
   }
+  export class Auth {
+    constructor(options: ClientOptions);
+    expandScopes(payload: { scopes: string[] }): Promise<{ scopes: string[] }>;
+  }
+  export class PurgeCache {
+    constructor(options: ClientOptions);
+    purgeCache(workerPoolId: string, payload: { cacheName: string }): Promise<Json>;
+    purgeRequests(
+      workerPoolId: string,
+      query?: { since?: string },
+    ): Promise<{ requests: Array<{ provisionerId: string; workerType: string; cacheName: string; before: string }> }>;
+  }
   export class Index {
     constructor(options: ClientOptions);
     findTask(indexPath: string): Promise<Json>;
@@ -90,6 +109,8 @@ declare module 'taskcluster-client' {
     Queue: typeof Queue;
     Object: typeof Object;
     Index: typeof Index;
+    Auth: typeof Auth;
+    PurgeCache: typeof PurgeCache;
     createTemporaryCredentials: typeof createTemporaryCredentials;
     slugid: typeof slugid;
   };

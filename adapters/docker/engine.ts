@@ -132,6 +132,9 @@ function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       ...(limits.nanoCpus !== undefined ? { NanoCpus: limits.nanoCpus } : {}),
       ...(limits.pidsLimit !== undefined ? { PidsLimit: limits.pidsLimit } : {}),
       ...(limits.cpusetCpus !== undefined ? { CpusetCpus: limits.cpusetCpus } : {}),
+      ...(limits.gpuDeviceIds?.length
+        ? { DeviceRequests: [{ Driver: 'nvidia', DeviceIDs: [...limits.gpuDeviceIds], Capabilities: [['gpu']] }] }
+        : {}),
     },
   };
 }

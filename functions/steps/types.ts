@@ -57,6 +57,8 @@ export interface ContainerLimits {
   readonly nanoCpus?: number;
   readonly pidsLimit?: number;
   readonly cpusetCpus?: string;
+  /** NVIDIA GPUs by index or UUID (the engine's DeviceRequests). */
+  readonly gpuDeviceIds?: readonly string[];
 }
 
 export interface RunStep {

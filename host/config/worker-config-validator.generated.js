@@ -5,7 +5,7 @@ const require = createRequire(import.meta.url);
 "use strict";
 export const validate = validate0;
 export default validate0;
-const schema0 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"dw-host/worker-config.json","title":"dw-host worker config","description":"The worker config file (dw-host --config FILE, or DW_CONFIG_FILE). Keys are docker-worker's where docker-worker had the setting (its config.yml, reference §8.1); x-env names the environment variable that overrides a key. Every key is optional in the file; the Taskcluster host needs the identity and credentials keys from the file or the environment.","type":"object","additionalProperties":false,"properties":{"rootUrl":{"type":"string","pattern":"^https?://","description":"root URL of the Taskcluster deployment","x-env":"TASKCLUSTER_ROOT_URL"},"taskcluster":{"type":"object","additionalProperties":false,"description":"the worker's own credentials (claimWork, expandScopes); never given to a task","default":{},"properties":{"clientId":{"type":"string","minLength":1,"description":"the worker's client id","x-env":"TASKCLUSTER_CLIENT_ID"},"accessToken":{"type":"string","minLength":1,"description":"the worker's access token","x-env":"TASKCLUSTER_ACCESS_TOKEN"},"certificate":{"type":"string","description":"certificate of temporary worker credentials","x-env":"TASKCLUSTER_CERTIFICATE"}}},"workerPoolId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}/[a-zA-Z0-9_-]{1,38}$","description":"provisionerId/workerType of the pool this host serves (or give provisionerId and workerType)","x-env":"DW_WORKER_POOL_ID"},"provisionerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's provisionerId, as worker-runner writes it"},"workerType":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's workerType, as worker-runner writes it"},"workerGroup":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker group","x-env":"DW_WORKER_GROUP"},"workerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker id","x-env":"DW_WORKER_ID"},"capacity":{"type":"integer","minimum":1,"maximum":32,"default":1,"description":"tasks run at once","x-env":"DW_CAPACITY"},"instanceType":{"type":"string","default":"unknown","description":"TASKCLUSTER_INSTANCE_TYPE of tasks and the log header","x-env":"DW_INSTANCE_TYPE"},"publicIp":{"type":"string","description":"TASKCLUSTER_PUBLIC_IP of tasks and the log header","x-env":"DW_PUBLIC_IP"},"workerLocation":{"type":"string","description":"TASKCLUSTER_WORKER_LOCATION of tasks (JSON text)","x-env":"DW_WORKER_LOCATION"},"pulseUrl":{"type":"string","pattern":"^(amqps?://[^@/]+@[^/]+(/.*)?)?$","default":"","description":"amqp[s]://user:password@host:port/vhost for task-pending hints and cancellations; empty: claimWork long-poll only","x-env":"DW_PULSE_URL"},"pulseSafetyPollSeconds":{"type":"number","exclusiveMinimum":0,"default":30,"description":"with Pulse connected, how often a claimWork long-poll runs anyway, for lost messages","x-env":"DW_PULSE_SAFETY_POLL_SECONDS"},"artifactStorage":{"type":"string","enum":["object","s3"],"default":"object","description":"how artifacts are stored: the object service, or legacy s3","x-env":"DW_ARTIFACT_STORAGE"},"shutdownGraceSeconds":{"type":"number","minimum":0,"default":300,"description":"on SIGTERM, how long running tasks may go on before they end as worker-shutdown","x-env":"DW_SHUTDOWN_GRACE_SECONDS"},"workDir":{"type":"string","minLength":1,"description":"where task logs and artifacts are spooled (default: the system's temporary directory)","x-env":"DW_WORK_DIR"},"stateDir":{"type":"string","minLength":1,"default":"/var/lib/dw-host","description":"what survives a restart: image use records (and caches' index)","x-env":"DW_STATE_DIR"},"logLevel":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"operator log level","x-env":"DW_LOG_LEVEL"},"capacityManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"diskspaceThreshold":{"type":"integer","minimum":0,"default":10737418240,"description":"bytes: below this much free space in workDir or Docker's data root the host does not claim","x-env":"DW_MIN_FREE_DISK_MB","x-env-unit":1048576}}},"registries":{"type":"object","default":{},"description":"registry host, or host/user, to {username, password}: credentials for pulls from it; a task using them needs docker-worker:image:<repository>:<tag>","additionalProperties":{"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string"}}},"x-env":"DW_REGISTRIES"},"dockerConfig":{"type":"object","additionalProperties":false,"default":{},"properties":{"defaultRegistry":{"type":"string","default":"registry.hub.docker.com","description":"the registry of user/image names, for matching registries' credentials"},"maxAttempts":{"type":"integer","minimum":1,"default":5,"description":"tries of a registry pull or task-image download"},"delayFactor":{"type":"number","minimum":0,"default":15000,"description":"ms: retry n waits 2^(n-1) × delayFactor, randomised"},"randomizationFactor":{"type":"number","minimum":0,"maximum":1,"default":0.25,"description":"± fraction of randomness of those waits"}}},"garbageCollection":{"type":"object","additionalProperties":false,"default":{},"properties":{"imageDiskBudget":{"type":"integer","minimum":0,"description":"bytes of Docker image disk use above which images dw-host fetched are removed, least recently used first (never one a running task uses); unset: never","x-env":"DW_IMAGE_DISK_BUDGET_MB","x-env-unit":1048576}}},"artifacts":{"type":"object","additionalProperties":false,"default":{},"properties":{"maxFileBytes":{"type":"integer","minimum":0,"description":"a payload artifact file larger than this becomes an error artifact too-large-file-on-worker without being read; unset: no limit","x-env":"DW_MAX_ARTIFACT_MB","x-env-unit":1048576}}},"features":{"type":"object","additionalProperties":false,"default":{},"description":"which payload features this worker offers (docker-worker's features.<name>.enabled)","properties":{"localLiveLog":{"$ref":"#/definitions/feature"},"artifacts":{"$ref":"#/definitions/feature"},"bulkLog":{"$ref":"#/definitions/feature"}}}},"definitions":{"feature":{"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}}}};
+const schema0 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"dw-host/worker-config.json","title":"dw-host worker config","description":"The worker config file (dw-host --config FILE, or DW_CONFIG_FILE). Keys are docker-worker's where docker-worker had the setting (its config.yml, reference §8.1); x-env names the environment variable that overrides a key. Every key is optional in the file; the Taskcluster host needs the identity and credentials keys from the file or the environment.","type":"object","additionalProperties":false,"properties":{"rootUrl":{"type":"string","pattern":"^https?://","description":"root URL of the Taskcluster deployment","x-env":"TASKCLUSTER_ROOT_URL"},"taskcluster":{"type":"object","additionalProperties":false,"description":"the worker's own credentials (claimWork, expandScopes); never given to a task","default":{},"properties":{"clientId":{"type":"string","minLength":1,"description":"the worker's client id","x-env":"TASKCLUSTER_CLIENT_ID"},"accessToken":{"type":"string","minLength":1,"description":"the worker's access token","x-env":"TASKCLUSTER_ACCESS_TOKEN"},"certificate":{"type":"string","description":"certificate of temporary worker credentials","x-env":"TASKCLUSTER_CERTIFICATE"}}},"workerPoolId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}/[a-zA-Z0-9_-]{1,38}$","description":"provisionerId/workerType of the pool this host serves (or give provisionerId and workerType)","x-env":"DW_WORKER_POOL_ID"},"provisionerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's provisionerId, as worker-runner writes it"},"workerType":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's workerType, as worker-runner writes it"},"workerGroup":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker group","x-env":"DW_WORKER_GROUP"},"workerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker id","x-env":"DW_WORKER_ID"},"capacity":{"type":"integer","minimum":1,"maximum":32,"default":1,"description":"tasks run at once","x-env":"DW_CAPACITY"},"instanceType":{"type":"string","default":"unknown","description":"TASKCLUSTER_INSTANCE_TYPE of tasks and the log header","x-env":"DW_INSTANCE_TYPE"},"publicIp":{"type":"string","description":"TASKCLUSTER_PUBLIC_IP of tasks and the log header","x-env":"DW_PUBLIC_IP"},"workerLocation":{"type":"string","description":"TASKCLUSTER_WORKER_LOCATION of tasks (JSON text)","x-env":"DW_WORKER_LOCATION"},"pulseUrl":{"type":"string","pattern":"^(amqps?://[^@/]+@[^/]+(/.*)?)?$","default":"","description":"amqp[s]://user:password@host:port/vhost for task-pending hints and cancellations; empty: claimWork long-poll only","x-env":"DW_PULSE_URL"},"pulseSafetyPollSeconds":{"type":"number","exclusiveMinimum":0,"default":30,"description":"with Pulse connected, how often a claimWork long-poll runs anyway, for lost messages","x-env":"DW_PULSE_SAFETY_POLL_SECONDS"},"artifactStorage":{"type":"string","enum":["object","s3"],"default":"object","description":"how artifacts are stored: the object service, or legacy s3","x-env":"DW_ARTIFACT_STORAGE"},"shutdownGraceSeconds":{"type":"number","minimum":0,"default":300,"description":"on SIGTERM, how long running tasks may go on before they end as worker-shutdown","x-env":"DW_SHUTDOWN_GRACE_SECONDS"},"workDir":{"type":"string","minLength":1,"description":"where task logs and artifacts are spooled (default: the system's temporary directory)","x-env":"DW_WORK_DIR"},"stateDir":{"type":"string","minLength":1,"default":"/var/lib/dw-host","description":"what survives a restart: image use records (the caches' index lives in cache.volumeCachePath)","x-env":"DW_STATE_DIR"},"logLevel":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"operator log level","x-env":"DW_LOG_LEVEL"},"capacityManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"diskspaceThreshold":{"type":"integer","minimum":0,"default":10737418240,"description":"bytes: below this much free space in workDir or Docker's data root the host does not claim","x-env":"DW_MIN_FREE_DISK_MB","x-env-unit":1048576}}},"registries":{"type":"object","default":{},"description":"registry host, or host/user, to {username, password}: credentials for pulls from it; a task using them needs docker-worker:image:<repository>:<tag>","additionalProperties":{"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string"}}},"x-env":"DW_REGISTRIES"},"dockerConfig":{"type":"object","additionalProperties":false,"default":{},"properties":{"defaultRegistry":{"type":"string","default":"registry.hub.docker.com","description":"the registry of user/image names, for matching registries' credentials"},"maxAttempts":{"type":"integer","minimum":1,"default":5,"description":"tries of a registry pull or task-image download"},"delayFactor":{"type":"number","minimum":0,"default":15000,"description":"ms: retry n waits 2^(n-1) × delayFactor, randomised"},"randomizationFactor":{"type":"number","minimum":0,"maximum":1,"default":0.25,"description":"± fraction of randomness of those waits"}}},"garbageCollection":{"type":"object","additionalProperties":false,"default":{},"properties":{"imageDiskBudget":{"type":"integer","minimum":0,"description":"bytes of Docker image disk use above which images dw-host fetched are removed, least recently used first (never one a running task uses); unset: never","x-env":"DW_IMAGE_DISK_BUDGET_MB","x-env-unit":1048576}}},"artifacts":{"type":"object","additionalProperties":false,"default":{},"properties":{"maxFileBytes":{"type":"integer","minimum":0,"description":"a payload artifact file larger than this becomes an error artifact too-large-file-on-worker without being read; unset: no limit","x-env":"DW_MAX_ARTIFACT_MB","x-env-unit":1048576}}},"cache":{"type":"object","additionalProperties":false,"default":{},"properties":{"volumeCachePath":{"type":"string","minLength":1,"default":"/mnt/var/cache/docker-worker","description":"where volume caches live (index.json, instances/<id>/, lock); one dw-host process per path","x-env":"DW_CACHE_DIR"}}},"restrictCPU":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset), as deviceManagement.cpu.enabled"},"deviceManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"devicePath":{"type":"string","minLength":1,"default":"/dev","description":"where device nodes are found at start-up (video<N>, snd/controlC<N>, kvm, shm, nvidiactl); each is mapped into containers at its path under /dev","x-env":"DW_DEVICE_PATH"},"loopbackVideo":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease a v4l2loopback video device (video<N>) to tasks asking capabilities.devices.loopbackVideo"}}},"loopbackAudio":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease an snd-aloop sound card (snd/controlC<N> and its PCM nodes) to tasks asking capabilities.devices.loopbackAudio"}}},"kvm":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"share /dev/kvm with tasks asking capabilities.devices.kvm"}}},"hostSharedMemory":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"bind the host's /dev/shm into tasks asking capabilities.devices.hostSharedMemory"}}},"cpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset); tasks are claimed only while a CPU is free"}}},"gpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"deviceIds":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"NVIDIA GPUs (index or UUID) given one per task (the engine's DeviceRequests); tasks are claimed only while one is free; empty: none"}}}}},"features":{"type":"object","additionalProperties":false,"default":{},"description":"which payload features this worker offers (docker-worker's features.<name>.enabled)","properties":{"localLiveLog":{"$ref":"#/definitions/feature"},"artifacts":{"$ref":"#/definitions/feature"},"bulkLog":{"$ref":"#/definitions/feature"}}}},"definitions":{"feature":{"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}}}};
 const schema1 = {"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}};
 const func0 = Object.prototype.hasOwnProperty;
 const func1 = require("ajv/dist/runtime/ucs2length").default;
@@ -60,6 +60,15 @@ data.garbageCollection = {};
 }
 if(data.artifacts === undefined){
 data.artifacts = {};
+}
+if(data.cache === undefined){
+data.cache = {};
+}
+if(data.restrictCPU === undefined){
+data.restrictCPU = false;
+}
+if(data.deviceManagement === undefined){
+data.deviceManagement = {};
 }
 if(data.features === undefined){
 data.features = {};
@@ -888,11 +897,14 @@ vErrors.push(err67);
 }
 errors++;
 }
-let data36 = data.features;
+let data36 = data.cache;
 if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.volumeCachePath === undefined){
+data36.volumeCachePath = "/mnt/var/cache/docker-worker";
+}
 for(const key7 in data36){
-if(!(((key7 === "localLiveLog") || (key7 === "artifacts")) || (key7 === "bulkLog"))){
-const err68 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(!(key7 === "volumeCachePath")){
+const err68 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -902,11 +914,10 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data36.localLiveLog !== undefined){
-let data37 = data36.localLiveLog;
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-if(data37.enabled === undefined){
-const err69 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+let data37 = data36.volumeCachePath;
+if(typeof data37 === "string"){
+if(func1(data37) < 1){
+const err69 = {instancePath:instancePath+"/cache/volumeCachePath",schemaPath:"#/properties/cache/properties/volumeCachePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -915,9 +926,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-for(const key8 in data37){
-if(!(key8 === "enabled")){
-const err70 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+else {
+const err70 = {instancePath:instancePath+"/cache/volumeCachePath",schemaPath:"#/properties/cache/properties/volumeCachePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -927,9 +938,8 @@ vErrors.push(err70);
 errors++;
 }
 }
-if(data37.enabled !== undefined){
-if(typeof data37.enabled !== "boolean"){
-const err71 = {instancePath:instancePath+"/features/localLiveLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err71 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -938,10 +948,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-}
-else {
-const err72 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data.restrictCPU !== "boolean"){
+const err72 = {instancePath:instancePath+"/restrictCPU",schemaPath:"#/properties/restrictCPU/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -950,12 +958,32 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-if(data36.artifacts !== undefined){
-let data39 = data36.artifacts;
+let data39 = data.deviceManagement;
 if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.enabled === undefined){
-const err73 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(data39.devicePath === undefined){
+data39.devicePath = "/dev";
+}
+if(data39.loopbackVideo === undefined){
+data39.loopbackVideo = {};
+}
+if(data39.loopbackAudio === undefined){
+data39.loopbackAudio = {};
+}
+if(data39.kvm === undefined){
+data39.kvm = {};
+}
+if(data39.hostSharedMemory === undefined){
+data39.hostSharedMemory = {};
+}
+if(data39.cpu === undefined){
+data39.cpu = {};
+}
+if(data39.gpu === undefined){
+data39.gpu = {};
+}
+for(const key8 in data39){
+if(!(((((((key8 === "devicePath") || (key8 === "loopbackVideo")) || (key8 === "loopbackAudio")) || (key8 === "kvm")) || (key8 === "hostSharedMemory")) || (key8 === "cpu")) || (key8 === "gpu"))){
+const err73 = {instancePath:instancePath+"/deviceManagement",schemaPath:"#/properties/deviceManagement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -964,9 +992,11 @@ vErrors.push(err73);
 }
 errors++;
 }
-for(const key9 in data39){
-if(!(key9 === "enabled")){
-const err74 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+let data40 = data39.devicePath;
+if(typeof data40 === "string"){
+if(func1(data40) < 1){
+const err74 = {instancePath:instancePath+"/deviceManagement/devicePath",schemaPath:"#/properties/deviceManagement/properties/devicePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -976,9 +1006,8 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data39.enabled !== undefined){
-if(typeof data39.enabled !== "boolean"){
-const err75 = {instancePath:instancePath+"/features/artifacts/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err75 = {instancePath:instancePath+"/deviceManagement/devicePath",schemaPath:"#/properties/deviceManagement/properties/devicePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -987,10 +1016,14 @@ vErrors.push(err75);
 }
 errors++;
 }
+let data41 = data39.loopbackVideo;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.enabled === undefined){
+data41.enabled = true;
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key9 in data41){
+if(!(key9 === "enabled")){
+const err76 = {instancePath:instancePath+"/deviceManagement/loopbackVideo",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1000,11 +1033,8 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(data36.bulkLog !== undefined){
-let data41 = data36.bulkLog;
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-if(data41.enabled === undefined){
-const err77 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(typeof data41.enabled !== "boolean"){
+const err77 = {instancePath:instancePath+"/deviceManagement/loopbackVideo/enabled",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1013,9 +1043,9 @@ vErrors.push(err77);
 }
 errors++;
 }
-for(const key10 in data41){
-if(!(key10 === "enabled")){
-const err78 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+}
+else {
+const err78 = {instancePath:instancePath+"/deviceManagement/loopbackVideo",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1024,10 +1054,14 @@ vErrors.push(err78);
 }
 errors++;
 }
+let data43 = data39.loopbackAudio;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+if(data43.enabled === undefined){
+data43.enabled = true;
 }
-if(data41.enabled !== undefined){
-if(typeof data41.enabled !== "boolean"){
-const err79 = {instancePath:instancePath+"/features/bulkLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+for(const key10 in data43){
+if(!(key10 === "enabled")){
+const err79 = {instancePath:instancePath+"/deviceManagement/loopbackAudio",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1037,9 +1071,8 @@ vErrors.push(err79);
 errors++;
 }
 }
-}
-else {
-const err80 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data43.enabled !== "boolean"){
+const err80 = {instancePath:instancePath+"/deviceManagement/loopbackAudio/enabled",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1049,9 +1082,8 @@ vErrors.push(err80);
 errors++;
 }
 }
-}
 else {
-const err81 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err81 = {instancePath:instancePath+"/deviceManagement/loopbackAudio",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1060,14 +1092,402 @@ vErrors.push(err81);
 }
 errors++;
 }
+let data45 = data39.kvm;
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.enabled === undefined){
+data45.enabled = true;
 }
-else {
-const err82 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key11 in data45){
+if(!(key11 === "enabled")){
+const err82 = {instancePath:instancePath+"/deviceManagement/kvm",schemaPath:"#/properties/deviceManagement/properties/kvm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err82];
 }
 else {
 vErrors.push(err82);
+}
+errors++;
+}
+}
+if(typeof data45.enabled !== "boolean"){
+const err83 = {instancePath:instancePath+"/deviceManagement/kvm/enabled",schemaPath:"#/properties/deviceManagement/properties/kvm/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+else {
+const err84 = {instancePath:instancePath+"/deviceManagement/kvm",schemaPath:"#/properties/deviceManagement/properties/kvm/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+let data47 = data39.hostSharedMemory;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.enabled === undefined){
+data47.enabled = true;
+}
+for(const key12 in data47){
+if(!(key12 === "enabled")){
+const err85 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+if(typeof data47.enabled !== "boolean"){
+const err86 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory/enabled",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+else {
+const err87 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+let data49 = data39.cpu;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.enabled === undefined){
+data49.enabled = false;
+}
+for(const key13 in data49){
+if(!(key13 === "enabled")){
+const err88 = {instancePath:instancePath+"/deviceManagement/cpu",schemaPath:"#/properties/deviceManagement/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+if(typeof data49.enabled !== "boolean"){
+const err89 = {instancePath:instancePath+"/deviceManagement/cpu/enabled",schemaPath:"#/properties/deviceManagement/properties/cpu/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+else {
+const err90 = {instancePath:instancePath+"/deviceManagement/cpu",schemaPath:"#/properties/deviceManagement/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+let data51 = data39.gpu;
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.deviceIds === undefined){
+data51.deviceIds = [];
+}
+for(const key14 in data51){
+if(!(key14 === "deviceIds")){
+const err91 = {instancePath:instancePath+"/deviceManagement/gpu",schemaPath:"#/properties/deviceManagement/properties/gpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+let data52 = data51.deviceIds;
+if(Array.isArray(data52)){
+const len0 = data52.length;
+for(let i0=0; i0<len0; i0++){
+let data53 = data52[i0];
+if(typeof data53 === "string"){
+if(func1(data53) < 1){
+const err92 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds/" + i0,schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds/" + i0,schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+let i1 = data52.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data52[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err94 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds",schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+else {
+const err95 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds",schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+else {
+const err96 = {instancePath:instancePath+"/deviceManagement/gpu",schemaPath:"#/properties/deviceManagement/properties/gpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+else {
+const err97 = {instancePath:instancePath+"/deviceManagement",schemaPath:"#/properties/deviceManagement/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+let data54 = data.features;
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+for(const key15 in data54){
+if(!(((key15 === "localLiveLog") || (key15 === "artifacts")) || (key15 === "bulkLog"))){
+const err98 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+if(data54.localLiveLog !== undefined){
+let data55 = data54.localLiveLog;
+if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
+if(data55.enabled === undefined){
+const err99 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+for(const key16 in data55){
+if(!(key16 === "enabled")){
+const err100 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+if(data55.enabled !== undefined){
+if(typeof data55.enabled !== "boolean"){
+const err101 = {instancePath:instancePath+"/features/localLiveLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+}
+else {
+const err102 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+if(data54.artifacts !== undefined){
+let data57 = data54.artifacts;
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.enabled === undefined){
+const err103 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+for(const key17 in data57){
+if(!(key17 === "enabled")){
+const err104 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+if(data57.enabled !== undefined){
+if(typeof data57.enabled !== "boolean"){
+const err105 = {instancePath:instancePath+"/features/artifacts/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+}
+else {
+const err106 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+if(data54.bulkLog !== undefined){
+let data59 = data54.bulkLog;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(data59.enabled === undefined){
+const err107 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+for(const key18 in data59){
+if(!(key18 === "enabled")){
+const err108 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+if(data59.enabled !== undefined){
+if(typeof data59.enabled !== "boolean"){
+const err109 = {instancePath:instancePath+"/features/bulkLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+}
+else {
+const err110 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+else {
+const err112 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
 }
 errors++;
 }

@@ -33,6 +33,17 @@ export interface WorkerConfig {
     readonly delayFactor: number;
     readonly randomizationFactor: number;
   };
+  readonly cache: { readonly volumeCachePath: string };
+  readonly restrictCPU: boolean;
+  readonly deviceManagement: {
+    readonly devicePath: string;
+    readonly loopbackVideo: { readonly enabled: boolean };
+    readonly loopbackAudio: { readonly enabled: boolean };
+    readonly kvm: { readonly enabled: boolean };
+    readonly hostSharedMemory: { readonly enabled: boolean };
+    readonly cpu: { readonly enabled: boolean };
+    readonly gpu: { readonly deviceIds: readonly string[] };
+  };
   readonly garbageCollection: { readonly imageDiskBudget?: number };
   readonly artifacts: { readonly maxFileBytes?: number };
   readonly features: Readonly<Record<string, { readonly enabled: boolean } | undefined>>;

@@ -37,7 +37,13 @@ export function startHost(
   const accessToken = randomBytes(16).toString('hex');
   queue.clients.add(`worker/${workerId}`, {
     accessToken,
-    scopes: [`queue:claim-work:${workerPoolId}`, `queue:worker-id:dw-test-group/${workerId}`],
+    scopes: [
+      `queue:claim-work:${workerPoolId}`,
+      `queue:worker-id:dw-test-group/${workerId}`,
+      // A worker pool's usual grants: task scopes expanded for cache and device checks, purge requests.
+      'auth:expand-scopes',
+      `purge-cache:purge-requests::${workerPoolId}`,
+    ],
   });
   const child = spawn(process.execPath, [DW_HOST, ...args], {
     env: {

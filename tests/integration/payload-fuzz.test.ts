@@ -13,7 +13,9 @@ import { claimFromDocument } from '../../adapters/local/task-file.ts';
 import { FileTaskLogSink } from '../../adapters/local/task-log-file.ts';
 import { defaultFunctions } from '../../functions/index.ts';
 import { niceSlugid } from '../../functions/slugid.ts';
+import { HostCaches } from '../../host/caches.ts';
 import { loadWorkerConfig } from '../../host/config/load.ts';
+import { openDevicePool } from '../../host/devices.ts';
 import { processTask } from '../../host/pipeline.ts';
 import { composeSteps, openImageProvider } from '../../host/steps.ts';
 import { localWorkerIdentity } from '../../host/worker-identity.ts';
@@ -42,6 +44,13 @@ after(() => process.off('uncaughtException', onCrash).off('unhandledRejection', 
 const engine = new DockerEngine();
 const config = loadWorkerConfig({ file: TEST_WORKER_CONFIG, env: {} });
 const steps = composeSteps(config, {
+  // Fuzzed tasks have no scopes: caches and devices are refused before anything is taken.
+  caches: new HostCaches({
+    root: join(work.dir, 'caches'),
+    log: () => {},
+    warn: (message) => crashes.push(`caches: ${message}`),
+  }),
+  devices: openDevicePool(config),
   images: await openImageProvider(config, (message) => crashes.push(`image provider: ${message}`)),
   artifactsFor: () => undefined,
 });

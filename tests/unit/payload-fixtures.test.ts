@@ -4,9 +4,12 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { DevicePool } from '../../adapters/devices/device-pool.ts';
 import { validatePayload } from '../../functions/payload/validate.ts';
 import { stepRefusals } from '../../functions/steps/compose.ts';
+import { PAYLOAD_DEVICE_KINDS } from '../../functions/steps/devices.ts';
 import type { Claimed } from '../../functions/types.ts';
+import { HostCaches } from '../../host/caches.ts';
 import { loadWorkerConfig } from '../../host/config/load.ts';
 import { composeSteps } from '../../host/steps.ts';
 
@@ -29,22 +32,22 @@ const REFUSED: Record<string, string[]> = {
     'interactive is not enabled',
     'taskclusterProxy is not enabled',
     'bulkLog is not enabled',
-    'Cache "gecko-level-3-checkouts-sparse-v3"',
+    'Insufficient scopes to attach cache volumes',
     'Cannot run task using docker privileged mode',
   ],
-  'devices_tests-00.json': ['Device "hostSharedMemory"'],
-  'devices_tests-01.json': ['Device "hostSharedMemory"'],
-  'devices_tests-02.json': ['Device "kvm"'],
-  'devices_tests-03.json': ['Device "kvm"'],
-  'devices_tests-04.json': ['Device "loopbackVideo"'],
-  'devices_tests-05.json': ['Device "loopbackVideo"'],
-  'devices_tests-06.json': ['Device "loopbackAudio"'],
-  'devices_tests-07.json': ['Device "loopbackAudio"'],
+  'devices_tests-00.json': ['Insufficient scopes to attach devices'],
+  'devices_tests-01.json': ['Insufficient scopes to attach devices'],
+  'devices_tests-02.json': ['Insufficient scopes to attach devices'],
+  'devices_tests-03.json': ['Insufficient scopes to attach devices'],
+  'devices_tests-04.json': ['Insufficient scopes to attach devices'],
+  'devices_tests-05.json': ['Insufficient scopes to attach devices'],
+  'devices_tests-06.json': ['Insufficient scopes to attach devices'],
+  'devices_tests-07.json': ['Insufficient scopes to attach devices'],
   'docker_image_tests-02.json': ['Not authorized to use', 'Unsupported image file format'],
   'docker_image_tests-03.json': ['Not authorized to use'],
   'docker_image_tests-04.json': ['Not authorized to use'],
   'docker_image_tests-05.json': ['Unsupported image file format'],
-  'docker_image_tests-08.json': ['Cache "gecko-level-3-checkouts-sparse-v3"'],
+  'docker_image_tests-08.json': ['Insufficient scopes to attach cache volumes'],
   'dw_features_tests-00.json': [
     'allowPtrace is not enabled',
     'taskclusterProxy is not enabled',
@@ -60,24 +63,30 @@ const REFUSED: Record<string, string[]> = {
   'fuzzing_tests-00.json': [
     'taskclusterProxy is not enabled',
     'bulkLog is not enabled',
-    'Device "hostSharedMemory"',
-    'Device "loopbackAudio"',
+    'Insufficient scopes to attach devices',
     'Cannot run task using docker privileged mode',
   ],
   'no_artifacts_test-00.json': ['bulkLog is not enabled'],
-  'task_def_test-taskdef-00.json': ['Device "kvm"'],
-  'task_def_test-taskdef-01.json': ['Device "kvm"'],
-  'task_def_test-taskdef-02.json': ['Device "kvm"'],
+  // task_def_test-taskdef-0[0-2] ask for kvm with its scope (the pool's, or any pool's): granted.
 };
 
-// Only the checks run here: an image provider that is never called.
+// Only the checks run here: an image provider and caches that are never called, and a worker that
+// has every device a payload can ask for (so only scopes decide, whatever this machine has).
+const everyDevice = new DevicePool({
+  devices: new Map(PAYLOAD_DEVICE_KINDS.map((kind) => [kind, [{ kind, id: kind, devices: [], binds: [] }]])),
+  missing: new Map(),
+});
 const composed = composeSteps(loadWorkerConfig({ env: {} }), {
+  caches: new HostCaches({ root: '/nonexistent/never-opened', log: () => {}, warn: () => {} }),
+  devices: everyDevice,
   images: { ensure: () => Promise.reject(new Error('not called by checks')) },
   artifactsFor: () => undefined,
 });
 const refusalsOf = (payload: Parameters<typeof stepRefusals>[0]['payload'], scopes: readonly string[] = []) => {
   const claimed = { taskId: 't', runId: 0, task: { scopes } } as unknown as Claimed;
-  return stepRefusals({ claimed, payload, worker: {} as never, scopes }, composed.steps, composed.offeredFeatures);
+  // The pool the d2g fixtures' pool-scoped scopes name.
+  const worker = { provisionerId: 'proj-taskcluster', workerType: 'gw-ubuntu-24-04' } as never;
+  return stepRefusals({ claimed, payload, worker, scopes }, composed.steps, composed.offeredFeatures);
 };
 
 const fixtures = readdirSync(DIR).filter((name) => name.endsWith('.json'));

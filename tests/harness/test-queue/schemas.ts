@@ -33,6 +33,8 @@ const load = (name: string): Bundle =>
 export const QUEUE = load('queue');
 export const OBJECT = load('object');
 export const INDEX = load('index');
+export const AUTH = load('auth');
+export const PURGE_CACHE = load('purge-cache');
 
 const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
 addFormats(ajv);
@@ -40,7 +42,7 @@ ajv.addMetaSchema(require('ajv/dist/refs/json-schema-draft-06.json'));
 ajv.addSchema(
   JSON.parse(readFileSync(new URL('../../../schemas/taskcluster/metaschema.json', import.meta.url), 'utf8')),
 );
-for (const bundle of [QUEUE, OBJECT, INDEX]) {
+for (const bundle of [QUEUE, OBJECT, INDEX, AUTH, PURGE_CACHE]) {
   for (const schema of Object.values(bundle.schemas)) {
     const id = (schema as { $id: string }).$id;
     if (!ajv.getSchema(id)) ajv.addSchema(schema);

@@ -6,11 +6,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ArtifactService } from './artifacts.ts';
 import { AuthError, type Caller, ClientRegistry } from './auth.ts';
+import { AuthService } from './auth-service.ts';
 import { isWorkerEndpoint, QueueFaults, type WorkerEndpoint } from './faults.ts';
 import { IndexService } from './index-service.ts';
 import { PulsePublisher } from './pulse-publisher.ts';
+import { PurgeCacheService } from './purge-cache-service.ts';
 import { type HandlerResult, queueHandlers } from './queue-handlers.ts';
-import { type ApiEntry, INDEX, OBJECT, QUEUE, schemaErrors } from './schemas.ts';
+import { type ApiEntry, AUTH, INDEX, OBJECT, PURGE_CACHE, QUEUE, schemaErrors } from './schemas.ts';
 import { type ScopeParams, satisfies } from './scopes.ts';
 import { TaskStore } from './tasks.ts';
 
@@ -44,6 +46,10 @@ export class TestQueue {
   readonly artifacts: ArtifactService;
   /** The Index service's findTask and insertTask. */
   readonly index = new IndexService();
+  /** The Auth service's expandScopes, with a roles table tests set. */
+  readonly auth = new AuthService();
+  /** The Purge-Cache service's requests. */
+  readonly purgeCache = new PurgeCacheService();
   readonly pulse = new PulsePublisher();
   readonly violations: string[] = [];
   /** Injected failures and hangs (faults.ts). */
@@ -193,7 +199,7 @@ export class TestQueue {
     method: string,
     pathname: string,
   ): { service: string; entry: ApiEntry; params: Record<string, string> } | null {
-    for (const bundle of [QUEUE, OBJECT, INDEX]) {
+    for (const bundle of [QUEUE, OBJECT, INDEX, AUTH, PURGE_CACHE]) {
       const prefix = `/api/${bundle.serviceName}/v1`;
       if (!pathname.startsWith(prefix)) continue;
       const rest = pathname.slice(prefix.length);
@@ -220,7 +226,11 @@ export class TestQueue {
         ? (queueHandlers(this)[name] ?? this.artifacts.queueHandlers()[name])
         : service === 'index'
           ? this.index.handlers()[name]
-          : this.artifacts.objectHandlers()[name];
+          : service === 'auth'
+            ? this.auth.handlers()[name]
+            : service === 'purge-cache'
+              ? this.purgeCache.handlers()[name]
+              : this.artifacts.objectHandlers()[name];
     if (!handler) throw new Error(`the test queue does not implement ${service}.${name}`);
     return handler;
   }

@@ -1,0 +1,47 @@
+// The task's scopes expanded through the auth service's roles (`auth.expandScopes`), with the
+// worker's own credentials, as docker-worker did before checking caches and devices.
+import taskcluster, { type Credentials } from 'taskcluster-client';
+import { DwError, isTransient, messageOf, statusOf } from '../../functions/errors.ts';
+import { type Backoff, retry } from '../../functions/retry.ts';
+import { mayExpandThroughRoles } from '../../functions/scopes.ts';
+import { CLIENT_OPTIONS } from './client-options.ts';
+
+/** About a minute of tries: the task waits meanwhile, its claim kept alive by the reclaimer. */
+const EXPAND_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 15_000 };
+const EXPAND_ATTEMPTS = 6;
+
+export interface ScopeExpanderOptions {
+  readonly rootUrl: string;
+  readonly workerCredentials: () => Credentials;
+}
+
+export type ScopeExpander = (scopes: readonly string[], signal?: AbortSignal) => Promise<readonly string[]>;
+
+export function scopeExpander(options: ScopeExpanderOptions): ScopeExpander {
+  return async (scopes, signal) => {
+    // Without an `assume:` scope there is no role to reach: the answer would be the scopes themselves.
+    if (!mayExpandThroughRoles(scopes)) return [...scopes];
+    const auth = new taskcluster.Auth({
+      ...CLIENT_OPTIONS,
+      rootUrl: options.rootUrl,
+      credentials: options.workerCredentials(),
+    });
+    try {
+      const expanded = await retry(() => auth.expandScopes({ scopes: [...scopes] }), {
+        backoff: EXPAND_BACKOFF,
+        attempts: EXPAND_ATTEMPTS,
+        retryable: isTransient,
+        ...(signal ? { signal } : {}),
+      });
+      return expanded.scopes;
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const status = statusOf(error);
+      throw new DwError(
+        'DW_SCOPE_EXPANSION_FAILED',
+        `the auth service did not expand the task's scopes${status ? ` (${status})` : ''}: ${messageOf(error).split('\n')[0]}`,
+        { cause: error },
+      );
+    }
+  };
+}
