@@ -42,6 +42,7 @@ export function buildContainerSpec(
     privileged: steps.privileged,
     ...(steps.networkMode ? { networkMode: steps.networkMode } : {}),
     limits: steps.limits,
+    ...(steps.entrypointPrefix ? { entrypointPrefix: steps.entrypointPrefix } : {}),
   };
 }
 
@@ -55,12 +56,14 @@ export interface MergedContribution {
   readonly extraHosts: readonly string[];
   readonly networkMode?: string;
   readonly limits: ContainerLimits;
+  readonly entrypointPrefix?: readonly string[];
 }
 
 /** Lists appended in step order; env and limits merged, a later step winning. */
 export function mergeContributions(contributions: readonly (ContainerContribution | undefined)[]): MergedContribution {
   const present = contributions.filter((c): c is ContainerContribution => c !== undefined);
   const networkMode = present.findLast((c) => c.networkMode)?.networkMode;
+  const entrypointPrefix = present.findLast((c) => c.entrypointPrefix)?.entrypointPrefix;
   return {
     env: Object.assign({}, ...present.map((c) => c.env)),
     binds: present.flatMap((c) => c.binds ?? []),
@@ -71,6 +74,7 @@ export function mergeContributions(contributions: readonly (ContainerContributio
     extraHosts: present.flatMap((c) => c.extraHosts ?? []),
     ...(networkMode ? { networkMode } : {}),
     limits: Object.assign({}, ...present.map((c) => c.limits)),
+    ...(entrypointPrefix ? { entrypointPrefix } : {}),
   };
 }
 

@@ -34,16 +34,19 @@ export function decideResolution(facts: OutcomeFacts): Resolution {
     case 'aborted':
       return resolveAbort(outcome.reason);
     case 'exited':
-      return resolveExit(outcome.exitCode, facts);
+      return resolveExit(outcome.exitCode, facts, outcome.oomKilled === true);
   }
 }
 
-function resolveExit(exitCode: number, facts: OutcomeFacts): Resolution {
+function resolveExit(exitCode: number, facts: OutcomeFacts, oomKilled: boolean): Resolution {
   // Shut down while its artifacts were going out: neither completed nor the task's failure.
   if (facts.abortedWith?.kind === 'worker-shutdown' && facts.artifactUploadFailed)
     return { state: 'exception', reason: 'worker-shutdown' };
   // A log the worker could not keep is the worker's fault; not retried, as it may fill the disk again.
   if (facts.taskLogFailed) return { state: 'exception', reason: 'internal-error' };
+  // Killed by the kernel for memory: the task's own failure, never retried as intermittent, even
+  // when its exit status (137) is listed in onExitStatus.retry: another run would hit the same limit.
+  if (oomKilled) return { state: 'failed' };
   if (exitCode === 0) return facts.artifactUploadFailed ? { state: 'failed' } : { state: 'completed' };
   if (facts.retryExitCodes.includes(exitCode)) return { state: 'exception', reason: 'intermittent-task' };
   return { state: 'failed' };

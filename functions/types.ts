@@ -1,7 +1,7 @@
 // The vocabulary of dw-host: what flows between the four stage functions, and the ports
 // (interfaces) through which they reach the world. Adapters implement the ports; nothing in
 // functions/ knows whether it talks to Taskcluster or to the local disk.
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type { ReadyImage } from './images/types.ts';
 import type { ResourceScope } from './resources.ts';
 import type { Bind, ContainerLimits, DeviceMapping, RunStep } from './steps/types.ts';
@@ -99,6 +99,8 @@ export interface ContainerSpec {
   readonly privileged: boolean;
   readonly networkMode?: string;
   readonly limits: ContainerLimits;
+  /** Run before the image's own ENTRYPOINT (which the engine keeps), e.g. the interactive wrapper. */
+  readonly entrypointPrefix?: readonly string[];
 }
 
 export interface TaskContainer {
@@ -106,9 +108,23 @@ export interface TaskContainer {
   /** Resolves with the exit status once the container has stopped and its output is drained. */
   wait(): Promise<number>;
   kill(): Promise<void>;
+  /** After wait(): whether the kernel killed a process of the container for lack of memory. */
+  oomKilled(): Promise<boolean>;
+  /** A process in the running container with a TTY (an interactive shell session). */
+  exec(command: readonly string[], options: ExecOptions): Promise<ExecSession>;
   /** The entries under `path` in the stopped container, streamed; throws PathNotFoundError. */
   readPath(path: string): AsyncIterable<ContainerEntry>;
   remove(): Promise<void>;
+}
+
+export interface ExecOptions {
+  readonly env?: readonly string[];
+}
+
+export interface ExecSession {
+  /** The TTY: what is written goes to the process's input, what is read is its output. */
+  readonly stream: Duplex;
+  resize(rows: number, cols: number): Promise<void>;
 }
 
 export interface ContainerEntry {
@@ -148,15 +164,19 @@ export interface ArtifactStore {
     options?: PutOptions,
   ): Promise<ArtifactRecord>;
   putLink(name: string, target: string, meta: ArtifactMeta, options?: PutOptions): Promise<ArtifactRecord>;
+  /** An artifact that redirects to `url` (the live log while the task runs). */
+  putReference(name: string, url: string, meta: ArtifactMeta, options?: PutOptions): Promise<ArtifactRecord>;
 }
 
 export interface ArtifactRecord {
   readonly name: string;
-  readonly storageType: 'file' | 'error' | 'link';
+  readonly storageType: 'file' | 'error' | 'link' | 'reference';
   readonly contentType?: string;
   readonly path?: string;
   readonly reason?: ErrorArtifactReason;
   readonly message?: string;
+  /** `reference` artifacts: where they redirect. */
+  readonly url?: string;
 }
 
 /** The service side of claiming and resolving: Taskcluster's queue, or the local task file. */
@@ -172,7 +192,8 @@ export interface TaskQueue {
 export type RunOutcome =
   | { readonly kind: 'malformed-payload'; readonly errors: readonly string[] }
   | { readonly kind: 'setup-failed'; readonly message: string }
-  | { readonly kind: 'exited'; readonly exitCode: number }
+  /** `oomKilled`: the kernel killed a process of the container for memory (its limit, or the host's). */
+  | { readonly kind: 'exited'; readonly exitCode: number; readonly oomKilled?: boolean }
   | { readonly kind: 'aborted'; readonly reason: TaskAbortReason }
   /** Something the task needs stayed unreachable after the retries (its image's registry). */
   | { readonly kind: 'resource-unavailable'; readonly message: string }

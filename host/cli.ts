@@ -10,17 +10,19 @@ export const EXIT_USAGE = 64;
 export const EXIT_CONFIG = 78;
 
 const USAGE = `usage: dw-host [--config FILE] [--functions DIR]
-       dw-host run TASK_FILE [--config FILE] [--out DIR] [--functions DIR]
+       dw-host run TASK_FILE [--config FILE] [--out DIR] [--functions DIR] [--interactive]
 
 dw-host [--config FILE] [--functions DIR]
   Serves one Taskcluster worker pool: claims its docker-worker tasks, runs each in a container
   on the local Docker engine, uploads artifacts and resolves them. SIGTERM drains: no new claims,
   running tasks get shutdownGraceSeconds, then end as worker-shutdown; a second SIGTERM halts.
 
-dw-host run TASK_FILE [--config FILE] [--out DIR] [--functions DIR]
+dw-host run TASK_FILE [--config FILE] [--out DIR] [--functions DIR] [--interactive]
   Runs one docker-worker task locally, with no Taskcluster.
   TASK_FILE        a task definition (with "payload") or a bare payload (with "image")
   --out DIR        where artifacts and result.json go (default ./dw-out/<taskId>)
+  --interactive    run it with features.interactive: prints (stderr) the URL of a shell page
+                   served by dw-host on 127.0.0.1; the task is kept as interactive.* says
   Exit status: 0 completed, 1 failed, 2 exception, 64 usage error, 78 bad config.
 
 --config FILE      the worker config (JSON; default: DW_CONFIG_FILE), keys below; the
@@ -64,7 +66,13 @@ async function dispatch(argv: readonly string[], io: { stdout: NodeJS.WritableSt
     const config = loadWorkerConfig({ file: values.config });
     if (command === undefined) return await host(config, values.functions, io);
     const { runCommand } = await import('./run-command.ts');
-    const options = { taskFile: rest[0] as string, outDir: values.out, functionsDir: values.functions, config };
+    const options = {
+      taskFile: rest[0] as string,
+      outDir: values.out,
+      functionsDir: values.functions,
+      interactive: values.interactive === true,
+      config,
+    };
     return await runCommand(options, io);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -97,6 +105,7 @@ function parseCommandLine(argv: readonly string[]) {
         out: { type: 'string' },
         config: { type: 'string' },
         functions: { type: 'string' },
+        interactive: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },

@@ -11,10 +11,12 @@ import { FileTaskLogSink } from '../adapters/local/task-log-file.ts';
 import { TaskAbort } from '../functions/abort.ts';
 import { messageOf } from '../functions/errors.ts';
 import { defaultFunctions } from '../functions/index.ts';
+import type { Claimed } from '../functions/types.ts';
 import { HostCaches } from './caches.ts';
 import type { WorkerConfig } from './config/worker-config.ts';
 import { openDevicePool } from './devices.ts';
 import { loadFunctions } from './functions-loader.ts';
+import { openInteractive } from './interactive.ts';
 import { processTask } from './pipeline.ts';
 import { composeSteps, openImageProvider } from './steps.ts';
 import { localWorkerIdentity } from './worker-identity.ts';
@@ -24,6 +26,8 @@ export interface RunOptions {
   readonly config: WorkerConfig;
   readonly outDir?: string | undefined;
   readonly functionsDir?: string | undefined;
+  /** Run the task with features.interactive, and serve dw-host's own shell page. */
+  readonly interactive?: boolean;
 }
 
 export interface RunIo {
@@ -36,7 +40,7 @@ export const EXIT_STATUS = { completed: 0, failed: 1, exception: 2 } as const;
 
 export async function runCommand(options: RunOptions, io: RunIo): Promise<number> {
   const functions = await loadFunctions(options.functionsDir);
-  const fromFile = await readTaskFile(options.taskFile);
+  const fromFile = withInteractive(await readTaskFile(options.taskFile), options.interactive === true);
   const outDir = resolve(options.outDir ?? join('dw-out', fromFile.taskId));
   const queue = new LocalQueue(fromFile, outDir);
   const worker = localWorkerIdentity(fromFile.task);
@@ -49,6 +53,12 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const warn = (message: string) => io.stderr.write(`dw-host: ${message}\n`);
+  const interactive = openInteractive(options.config, {
+    workDir: tmpdir(),
+    local: true,
+    announce: (url) => io.stderr.write(`dw-host: interactive shell: ${url}\n`),
+    warn,
+  });
   try {
     // No queue here: task and indexed images cannot be fetched; every scope is the task's own.
     const steps = composeSteps(options.config, {
@@ -58,6 +68,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
       devices: openDevicePool(options.config),
       images: await openImageProvider(options.config, warn),
       artifactsFor: () => undefined,
+      interactive: interactive?.ports,
     });
     const claims = await functions.claim({ capacity: 1 }, { worker, queue, signal: interrupt.signal });
     for (const claimed of claims) {
@@ -82,7 +93,16 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
     return exitStatusOf(queue.result);
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await interactive?.close();
   }
+}
+
+/** `--interactive`: the task as given, with features.interactive on. */
+function withInteractive(claimed: Claimed, interactive: boolean): Claimed {
+  const payload = claimed.task.payload as { features?: Record<string, unknown> } | null;
+  if (!interactive || typeof payload !== 'object' || payload === null) return claimed;
+  const features = { ...payload.features, interactive: true };
+  return { ...claimed, task: { ...claimed.task, payload: { ...payload, features } } };
 }
 
 /** A second Ctrl-C: no log, no result, but never a container left running. */

@@ -7,10 +7,16 @@ import { join } from 'node:path';
 import { DockerImageProvider } from '../adapters/docker/images/docker-image-provider.ts';
 import type { ImageProvider, RegistryConfig, TaskArtifacts } from '../functions/images/types.ts';
 import { type CachePort, cacheStep } from '../functions/steps/caches.ts';
+import {
+  allowPtraceStep,
+  disableSeccompStep,
+  privilegedStep,
+  taskLimitsStep,
+} from '../functions/steps/capabilities.ts';
 import { UPLOAD_FEATURES } from '../functions/steps/compose.ts';
 import { type DevicePort, devicesStep } from '../functions/steps/devices.ts';
 import { imageStep } from '../functions/steps/image.ts';
-import { privilegedNotOffered } from '../functions/steps/not-offered.ts';
+import { type InteractivePorts, interactiveStep } from '../functions/steps/interactive.ts';
 import type { RunStep } from '../functions/steps/types.ts';
 import type { Claimed } from '../functions/types.ts';
 import { featureEnabled, type WorkerConfig } from './config/worker-config.ts';
@@ -29,6 +35,8 @@ export interface StepPorts {
   readonly caches: CachePort;
   /** The device pool (host/devices.ts). */
   readonly devices: DevicePort;
+  /** The shell server and keep-alive gates (host/interactive.ts); without them no `interactive`. */
+  readonly interactive?: InteractivePorts | undefined;
 }
 
 export function composeSteps(config: WorkerConfig, ports: StepPorts): ComposedSteps {
@@ -36,10 +44,19 @@ export function composeSteps(config: WorkerConfig, ports: StepPorts): ComposedSt
     imageStep({ provider: ports.images, registry: registryConfigOf(config), artifactsFor: ports.artifactsFor }),
     cacheStep(ports.caches),
     devicesStep(ports.devices),
-    privilegedNotOffered,
+    privilegedStep(config.dockerConfig),
+    allowPtraceStep(),
+    disableSeccompStep(config.dockerConfig),
+    taskLimitsStep(config.taskLimits),
   ];
+  if (ports.interactive) steps.push(interactiveStep(interactiveConfigOf(config), ports.interactive));
   const served = [...UPLOAD_FEATURES, ...steps.flatMap((step) => step.features ?? [])];
   return { steps, offeredFeatures: new Set(served.filter((feature) => featureEnabled(config, feature))) };
+}
+
+function interactiveConfigOf(config: WorkerConfig) {
+  const { minTime, expirationAfterSession, artifactName } = config.interactive;
+  return { minTimeSeconds: minTime, expirationAfterSessionSeconds: expirationAfterSession, artifactName };
 }
 
 export function registryConfigOf(config: WorkerConfig): RegistryConfig {

@@ -17,6 +17,7 @@ import { hostIdentityOf } from './config/load.ts';
 import type { HostIdentity, WorkerConfig } from './config/worker-config.ts';
 import { claimWithDeviceReservations, openDevicePool } from './devices.ts';
 import { handleSignals, startPulse } from './host-events.ts';
+import { openInteractive } from './interactive.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { type OperatorLog, operatorLog } from './logger.ts';
 import { Scheduler } from './scheduler.ts';
@@ -43,6 +44,7 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
     gate?.invalidate();
   });
   await cleanLeftovers(engine, workDir, identity.workerId, log);
+  const interactive = openInteractive(config, { workDir, local: false, warn: (message) => log.warn(message) });
   const devices = openDevicePool(
     config,
     (message) => log.warn(message),
@@ -53,6 +55,7 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
   const steps = composeSteps(config, {
     caches,
     devices,
+    interactive: interactive?.ports,
     images: await openImageProvider(config, (message) => log.warn(message)),
     artifactsFor: (claimed, taskScopes) =>
       taskArtifacts({
@@ -121,6 +124,7 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
   } finally {
     await pulse?.stop();
     shutdown.dispose();
+    await interactive?.close();
     await rm(workDir, { recursive: true, force: true });
   }
   lifecycle.stopped();

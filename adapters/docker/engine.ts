@@ -5,9 +5,10 @@ import { finished } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { LABELS } from '../../functions/container-spec.ts';
 import { DwError, messageOf, statusOf } from '../../functions/errors.ts';
-import type { ContainerEngine, ContainerSpec, TaskContainer } from '../../functions/types.ts';
+import type { ContainerEngine, ContainerSpec, ExecOptions, ExecSession, TaskContainer } from '../../functions/types.ts';
 import { readArchive } from './archive.ts';
 import { type DockerClient, dockerClient } from './client.ts';
+import { type ImageCommand, imageCommandOf, startExec, wrappedCommand } from './exec.ts';
 
 export class DockerEngine implements ContainerEngine {
   readonly #docker: DockerClient;
@@ -64,9 +65,13 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async start(spec: ContainerSpec, output: Writable): Promise<TaskContainer> {
-    const container = await this.#docker.createContainer(containerOptions(spec)).catch(async (error: unknown) => {
-      throw await this.#classify('the Docker engine failed to create the container', error);
-    });
+    // A wrapper before the ENTRYPOINT replaces it for Docker: the image's own is read to be kept.
+    const image = spec.entrypointPrefix ? await this.#imageCommand(spec.image) : undefined;
+    const container = await this.#docker
+      .createContainer(containerOptions(spec, image))
+      .catch(async (error: unknown) => {
+        throw await this.#classify('the Docker engine failed to create the container', error);
+      });
     try {
       // Attach before start so no early output is lost; with a TTY stdout and stderr are one stream.
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
@@ -88,6 +93,14 @@ export class DockerEngine implements ContainerEngine {
     }
   }
 
+  async #imageCommand(name: string): Promise<ImageCommand> {
+    try {
+      return imageCommandOf(await this.#docker.getImage(name).inspect());
+    } catch (error) {
+      throw await this.#classify('the Docker engine failed to inspect the image', error);
+    }
+  }
+
   /** A refusal of the request (bad image, bad command: the task's doing, or a request the client
    * could not even make) stays as it is; the engine itself failing, i.e. not answering a ping, is
    * DW_ENGINE_FAILED. */
@@ -105,11 +118,12 @@ export class DockerEngine implements ContainerEngine {
   }
 }
 
-function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
+function containerOptions(spec: ContainerSpec, image?: ImageCommand): Docker.ContainerCreateOptions {
   const { limits } = spec;
   return {
     Image: spec.image,
     Cmd: [...spec.command],
+    ...(spec.entrypointPrefix && image ? wrappedCommand(spec.entrypointPrefix, spec.command, image) : {}),
     Env: [...spec.env],
     Labels: { ...spec.labels },
     Tty: true,
@@ -188,6 +202,14 @@ class DockerTaskContainer implements TaskContainer {
       // 409: not running any more; 404: already gone. Either way it is stopped.
       if (statusOf(error) !== 409 && statusOf(error) !== 404) throw error;
     }
+  }
+
+  async oomKilled(): Promise<boolean> {
+    return (await this.#container.inspect()).State.OOMKilled === true;
+  }
+
+  exec(command: readonly string[], options: ExecOptions): Promise<ExecSession> {
+    return startExec(this.#container, command, options);
   }
 
   readPath(path: string) {

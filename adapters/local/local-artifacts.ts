@@ -32,6 +32,11 @@ export class LocalArtifactStore implements ArtifactStore {
     return { name, storageType: 'file', contentType: meta.contentType, path };
   }
 
+  /** No queue to redirect from: the record says where the live log was served. */
+  async putReference(name: string, url: string, meta: ArtifactMeta): Promise<ArtifactRecord> {
+    return { name, storageType: 'reference', contentType: meta.contentType, url };
+  }
+
   async putError(name: string, reason: ErrorArtifactReason, message: string): Promise<ArtifactRecord> {
     return { name, storageType: 'error', reason, message };
   }

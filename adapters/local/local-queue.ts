@@ -10,6 +10,8 @@ export interface LocalResult {
   readonly state: 'completed' | 'failed' | 'exception';
   readonly reasonResolved: string;
   readonly exitCode: number | null;
+  /** The kernel killed a process of the container for memory (Docker's State.OOMKilled). */
+  readonly oomKilled: boolean;
   readonly durationMs: number;
   readonly artifacts: UploadResult['artifacts'];
 }
@@ -41,6 +43,7 @@ export class LocalQueue implements TaskQueue {
       reasonResolved: resolution.state === 'exception' ? resolution.reason : resolution.state,
       // The container's own exit status; null when it never ran to an exit of its own.
       exitCode: outcome.kind === 'exited' ? outcome.exitCode : null,
+      oomKilled: outcome.kind === 'exited' && outcome.oomKilled === true,
       durationMs: upload.durationMs,
       artifacts: upload.artifacts,
     };

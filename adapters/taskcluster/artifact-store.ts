@@ -94,6 +94,13 @@ export class TaskclusterArtifactStore implements ArtifactStore {
     return { name, storageType: 'link', contentType: meta.contentType };
   }
 
+  async putReference(name: string, url: string, meta: ArtifactMeta, options: PutOptions = {}): Promise<ArtifactRecord> {
+    options.signal?.throwIfAborted();
+    const request = { storageType: 'reference', expires: meta.expires, contentType: meta.contentType, url };
+    await this.#create(name, request, options.signal);
+    return { name, storageType: 'reference', contentType: meta.contentType, url };
+  }
+
   async #putS3(name: string, spooled: Spooled, meta: ArtifactMeta, signal?: AbortSignal): Promise<void> {
     // contentLength is safe here: the queue publishes no artifact-created message for s3.
     const reply = await this.#create(

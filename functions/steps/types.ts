@@ -37,6 +37,8 @@ export interface ContainerContribution {
   /** A network the container joins instead of the default bridge. */
   readonly networkMode?: string;
   readonly limits?: ContainerLimits;
+  /** Run before the image's own ENTRYPOINT, which is kept (the interactive wrapper); one step only. */
+  readonly entrypointPrefix?: readonly string[];
 }
 
 export interface Bind {

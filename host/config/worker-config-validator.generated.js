@@ -5,7 +5,7 @@ const require = createRequire(import.meta.url);
 "use strict";
 export const validate = validate0;
 export default validate0;
-const schema0 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"dw-host/worker-config.json","title":"dw-host worker config","description":"The worker config file (dw-host --config FILE, or DW_CONFIG_FILE). Keys are docker-worker's where docker-worker had the setting (its config.yml, reference §8.1); x-env names the environment variable that overrides a key. Every key is optional in the file; the Taskcluster host needs the identity and credentials keys from the file or the environment.","type":"object","additionalProperties":false,"properties":{"rootUrl":{"type":"string","pattern":"^https?://","description":"root URL of the Taskcluster deployment","x-env":"TASKCLUSTER_ROOT_URL"},"taskcluster":{"type":"object","additionalProperties":false,"description":"the worker's own credentials (claimWork, expandScopes); never given to a task","default":{},"properties":{"clientId":{"type":"string","minLength":1,"description":"the worker's client id","x-env":"TASKCLUSTER_CLIENT_ID"},"accessToken":{"type":"string","minLength":1,"description":"the worker's access token","x-env":"TASKCLUSTER_ACCESS_TOKEN"},"certificate":{"type":"string","description":"certificate of temporary worker credentials","x-env":"TASKCLUSTER_CERTIFICATE"}}},"workerPoolId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}/[a-zA-Z0-9_-]{1,38}$","description":"provisionerId/workerType of the pool this host serves (or give provisionerId and workerType)","x-env":"DW_WORKER_POOL_ID"},"provisionerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's provisionerId, as worker-runner writes it"},"workerType":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's workerType, as worker-runner writes it"},"workerGroup":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker group","x-env":"DW_WORKER_GROUP"},"workerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker id","x-env":"DW_WORKER_ID"},"capacity":{"type":"integer","minimum":1,"maximum":32,"default":1,"description":"tasks run at once","x-env":"DW_CAPACITY"},"instanceType":{"type":"string","default":"unknown","description":"TASKCLUSTER_INSTANCE_TYPE of tasks and the log header","x-env":"DW_INSTANCE_TYPE"},"publicIp":{"type":"string","description":"TASKCLUSTER_PUBLIC_IP of tasks and the log header","x-env":"DW_PUBLIC_IP"},"workerLocation":{"type":"string","description":"TASKCLUSTER_WORKER_LOCATION of tasks (JSON text)","x-env":"DW_WORKER_LOCATION"},"pulseUrl":{"type":"string","pattern":"^(amqps?://[^@/]+@[^/]+(/.*)?)?$","default":"","description":"amqp[s]://user:password@host:port/vhost for task-pending hints and cancellations; empty: claimWork long-poll only","x-env":"DW_PULSE_URL"},"pulseSafetyPollSeconds":{"type":"number","exclusiveMinimum":0,"default":30,"description":"with Pulse connected, how often a claimWork long-poll runs anyway, for lost messages","x-env":"DW_PULSE_SAFETY_POLL_SECONDS"},"artifactStorage":{"type":"string","enum":["object","s3"],"default":"object","description":"how artifacts are stored: the object service, or legacy s3","x-env":"DW_ARTIFACT_STORAGE"},"shutdownGraceSeconds":{"type":"number","minimum":0,"default":300,"description":"on SIGTERM, how long running tasks may go on before they end as worker-shutdown","x-env":"DW_SHUTDOWN_GRACE_SECONDS"},"workDir":{"type":"string","minLength":1,"description":"where task logs and artifacts are spooled (default: the system's temporary directory)","x-env":"DW_WORK_DIR"},"stateDir":{"type":"string","minLength":1,"default":"/var/lib/dw-host","description":"what survives a restart: image use records (the caches' index lives in cache.volumeCachePath)","x-env":"DW_STATE_DIR"},"logLevel":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"operator log level","x-env":"DW_LOG_LEVEL"},"capacityManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"diskspaceThreshold":{"type":"integer","minimum":0,"default":10737418240,"description":"bytes: below this much free space in workDir or Docker's data root the host does not claim","x-env":"DW_MIN_FREE_DISK_MB","x-env-unit":1048576}}},"registries":{"type":"object","default":{},"description":"registry host, or host/user, to {username, password}: credentials for pulls from it; a task using them needs docker-worker:image:<repository>:<tag>","additionalProperties":{"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string"}}},"x-env":"DW_REGISTRIES"},"dockerConfig":{"type":"object","additionalProperties":false,"default":{},"properties":{"defaultRegistry":{"type":"string","default":"registry.hub.docker.com","description":"the registry of user/image names, for matching registries' credentials"},"maxAttempts":{"type":"integer","minimum":1,"default":5,"description":"tries of a registry pull or task-image download"},"delayFactor":{"type":"number","minimum":0,"default":15000,"description":"ms: retry n waits 2^(n-1) × delayFactor, randomised"},"randomizationFactor":{"type":"number","minimum":0,"maximum":1,"default":0.25,"description":"± fraction of randomness of those waits"}}},"garbageCollection":{"type":"object","additionalProperties":false,"default":{},"properties":{"imageDiskBudget":{"type":"integer","minimum":0,"description":"bytes of Docker image disk use above which images dw-host fetched are removed, least recently used first (never one a running task uses); unset: never","x-env":"DW_IMAGE_DISK_BUDGET_MB","x-env-unit":1048576}}},"artifacts":{"type":"object","additionalProperties":false,"default":{},"properties":{"maxFileBytes":{"type":"integer","minimum":0,"description":"a payload artifact file larger than this becomes an error artifact too-large-file-on-worker without being read; unset: no limit","x-env":"DW_MAX_ARTIFACT_MB","x-env-unit":1048576}}},"cache":{"type":"object","additionalProperties":false,"default":{},"properties":{"volumeCachePath":{"type":"string","minLength":1,"default":"/mnt/var/cache/docker-worker","description":"where volume caches live (index.json, instances/<id>/, lock); one dw-host process per path","x-env":"DW_CACHE_DIR"}}},"restrictCPU":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset), as deviceManagement.cpu.enabled"},"deviceManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"devicePath":{"type":"string","minLength":1,"default":"/dev","description":"where device nodes are found at start-up (video<N>, snd/controlC<N>, kvm, shm, nvidiactl); each is mapped into containers at its path under /dev","x-env":"DW_DEVICE_PATH"},"loopbackVideo":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease a v4l2loopback video device (video<N>) to tasks asking capabilities.devices.loopbackVideo"}}},"loopbackAudio":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease an snd-aloop sound card (snd/controlC<N> and its PCM nodes) to tasks asking capabilities.devices.loopbackAudio"}}},"kvm":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"share /dev/kvm with tasks asking capabilities.devices.kvm"}}},"hostSharedMemory":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"bind the host's /dev/shm into tasks asking capabilities.devices.hostSharedMemory"}}},"cpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset); tasks are claimed only while a CPU is free"}}},"gpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"deviceIds":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"NVIDIA GPUs (index or UUID) given one per task (the engine's DeviceRequests); tasks are claimed only while one is free; empty: none"}}}}},"features":{"type":"object","additionalProperties":false,"default":{},"description":"which payload features this worker offers (docker-worker's features.<name>.enabled)","properties":{"localLiveLog":{"$ref":"#/definitions/feature"},"artifacts":{"$ref":"#/definitions/feature"},"bulkLog":{"$ref":"#/definitions/feature"}}}},"definitions":{"feature":{"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}}}};
+const schema0 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"dw-host/worker-config.json","title":"dw-host worker config","description":"The worker config file (dw-host --config FILE, or DW_CONFIG_FILE). Keys are docker-worker's where docker-worker had the setting (its config.yml, reference §8.1); x-env names the environment variable that overrides a key. Every key is optional in the file; the Taskcluster host needs the identity and credentials keys from the file or the environment.","type":"object","additionalProperties":false,"properties":{"rootUrl":{"type":"string","pattern":"^https?://","description":"root URL of the Taskcluster deployment","x-env":"TASKCLUSTER_ROOT_URL"},"taskcluster":{"type":"object","additionalProperties":false,"description":"the worker's own credentials (claimWork, expandScopes); never given to a task","default":{},"properties":{"clientId":{"type":"string","minLength":1,"description":"the worker's client id","x-env":"TASKCLUSTER_CLIENT_ID"},"accessToken":{"type":"string","minLength":1,"description":"the worker's access token","x-env":"TASKCLUSTER_ACCESS_TOKEN"},"certificate":{"type":"string","description":"certificate of temporary worker credentials","x-env":"TASKCLUSTER_CERTIFICATE"}}},"workerPoolId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}/[a-zA-Z0-9_-]{1,38}$","description":"provisionerId/workerType of the pool this host serves (or give provisionerId and workerType)","x-env":"DW_WORKER_POOL_ID"},"provisionerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's provisionerId, as worker-runner writes it"},"workerType":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's workerType, as worker-runner writes it"},"workerGroup":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker group","x-env":"DW_WORKER_GROUP"},"workerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker id","x-env":"DW_WORKER_ID"},"capacity":{"type":"integer","minimum":1,"maximum":32,"default":1,"description":"tasks run at once","x-env":"DW_CAPACITY"},"instanceType":{"type":"string","default":"unknown","description":"TASKCLUSTER_INSTANCE_TYPE of tasks and the log header","x-env":"DW_INSTANCE_TYPE"},"publicIp":{"type":"string","description":"TASKCLUSTER_PUBLIC_IP of tasks and the log header","x-env":"DW_PUBLIC_IP"},"workerLocation":{"type":"string","description":"TASKCLUSTER_WORKER_LOCATION of tasks (JSON text)","x-env":"DW_WORKER_LOCATION"},"pulseUrl":{"type":"string","pattern":"^(amqps?://[^@/]+@[^/]+(/.*)?)?$","default":"","description":"amqp[s]://user:password@host:port/vhost for task-pending hints and cancellations; empty: claimWork long-poll only","x-env":"DW_PULSE_URL"},"pulseSafetyPollSeconds":{"type":"number","exclusiveMinimum":0,"default":30,"description":"with Pulse connected, how often a claimWork long-poll runs anyway, for lost messages","x-env":"DW_PULSE_SAFETY_POLL_SECONDS"},"artifactStorage":{"type":"string","enum":["object","s3"],"default":"object","description":"how artifacts are stored: the object service, or legacy s3","x-env":"DW_ARTIFACT_STORAGE"},"shutdownGraceSeconds":{"type":"number","minimum":0,"default":300,"description":"on SIGTERM, how long running tasks may go on before they end as worker-shutdown","x-env":"DW_SHUTDOWN_GRACE_SECONDS"},"workDir":{"type":"string","minLength":1,"description":"where task logs and artifacts are spooled (default: the system's temporary directory)","x-env":"DW_WORK_DIR"},"stateDir":{"type":"string","minLength":1,"default":"/var/lib/dw-host","description":"what survives a restart: image use records (the caches' index lives in cache.volumeCachePath)","x-env":"DW_STATE_DIR"},"logLevel":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"operator log level","x-env":"DW_LOG_LEVEL"},"capacityManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"diskspaceThreshold":{"type":"integer","minimum":0,"default":10737418240,"description":"bytes: below this much free space in workDir or Docker's data root the host does not claim","x-env":"DW_MIN_FREE_DISK_MB","x-env-unit":1048576}}},"registries":{"type":"object","default":{},"description":"registry host, or host/user, to {username, password}: credentials for pulls from it; a task using them needs docker-worker:image:<repository>:<tag>","additionalProperties":{"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string"}}},"x-env":"DW_REGISTRIES"},"dockerConfig":{"type":"object","additionalProperties":false,"default":{},"properties":{"defaultRegistry":{"type":"string","default":"registry.hub.docker.com","description":"the registry of user/image names, for matching registries' credentials"},"maxAttempts":{"type":"integer","minimum":1,"default":5,"description":"tries of a registry pull or task-image download"},"delayFactor":{"type":"number","minimum":0,"default":15000,"description":"ms: retry n waits 2^(n-1) × delayFactor, randomised"},"randomizationFactor":{"type":"number","minimum":0,"maximum":1,"default":0.25,"description":"± fraction of randomness of those waits"},"allowPrivileged":{"type":"boolean","default":false,"description":"offer capabilities.privileged, to tasks with docker-worker:capability:privileged[:<provisionerId>/<workerType>]"},"allowDisableSeccomp":{"type":"boolean","default":false,"description":"offer capabilities.disableSeccomp (d2g's switch), to tasks with docker-worker:capability:disableSeccomp[:<provisionerId>/<workerType>]"}}},"taskLimits":{"type":"object","additionalProperties":false,"default":{},"description":"limits of each task's container; none by default, as docker-worker","properties":{"memoryMiB":{"type":"integer","minimum":6,"description":"memory (swap included) in MiB; a task the kernel kills for memory fails with 'Task ran out of memory'"},"cpus":{"type":"number","exclusiveMinimum":0,"description":"CPUs (fractions allowed), as docker run --cpus"},"pids":{"type":"integer","minimum":1,"description":"processes and threads at once"}}},"host":{"type":"string","minLength":1,"default":"localhost","description":"this worker's public host name (worker-runner's public-hostname): live log URLs and the interactive shell's socket URL name it","x-env":"DW_PUBLIC_HOSTNAME"},"ssl":{"type":"object","additionalProperties":false,"default":{},"description":"TLS certificate and key files (PEM): the live log is served over HTTPS when both are given; and interactive.ssl","properties":{"certificate":{"type":"string","minLength":1,"description":"certificate chain file, valid for `host`"},"key":{"type":"string","minLength":1,"description":"private key file"}}},"interactive":{"type":"object","additionalProperties":false,"default":{},"description":"features.interactive: a shell in the task's container over a WebSocket (generic-worker's v2 protocol, as the Taskcluster UI speaks it)","properties":{"port":{"type":"integer","minimum":0,"maximum":65535,"default":0,"description":"TCP port of the shell server, opened at the first interactive task (0: any free port)"},"ssl":{"type":"boolean","default":false,"description":"wss:// with ssl.certificate and ssl.key (the UI's https page needs it)"},"minTime":{"type":"number","minimum":0,"default":180,"description":"seconds after the task starts during which its container is kept after the command ends"},"expirationAfterSession":{"type":"number","minimum":0,"default":900,"description":"seconds the container is kept after the last shell session closes"},"artifactName":{"type":"string","minLength":1,"default":"private/docker-worker/shell.html","description":"name of the shell.html reference artifact (one ending in / is a directory, docker-worker's form)"},"busybox":{"type":"string","minLength":1,"default":"/bin/busybox","description":"a statically linked busybox (Debian's busybox-static), mounted into interactive tasks for the keep-alive wrapper and the fallback shell"}}},"logging":{"type":"object","additionalProperties":false,"default":{},"properties":{"liveLogPort":{"type":"integer","minimum":0,"maximum":65535,"default":0,"description":"TCP port of the live log server (all interfaces), opened at the first task; URLs name `host` and this port (0: any free port, as docker-worker's random host port)","x-env":"DW_LIVE_LOG_PORT"}}},"ed25519SigningKeyLocation":{"type":"string","minLength":1,"default":"/etc/docker-worker-ed25519-cot-signing-key.key","description":"chain of trust signing key: base64 of a 64-byte ed25519 (tweetnacl) secret key, docker-worker's format; without a usable one, tasks asking for chainOfTrust are refused","x-env":"DW_COT_SIGNING_KEY"},"garbageCollection":{"type":"object","additionalProperties":false,"default":{},"properties":{"imageDiskBudget":{"type":"integer","minimum":0,"description":"bytes of Docker image disk use above which images dw-host fetched are removed, least recently used first (never one a running task uses); unset: never","x-env":"DW_IMAGE_DISK_BUDGET_MB","x-env-unit":1048576}}},"artifacts":{"type":"object","additionalProperties":false,"default":{},"properties":{"maxFileBytes":{"type":"integer","minimum":0,"description":"a payload artifact file larger than this becomes an error artifact too-large-file-on-worker without being read; unset: no limit","x-env":"DW_MAX_ARTIFACT_MB","x-env-unit":1048576}}},"cache":{"type":"object","additionalProperties":false,"default":{},"properties":{"volumeCachePath":{"type":"string","minLength":1,"default":"/mnt/var/cache/docker-worker","description":"where volume caches live (index.json, instances/<id>/, lock); one dw-host process per path","x-env":"DW_CACHE_DIR"}}},"restrictCPU":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset), as deviceManagement.cpu.enabled"},"deviceManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"devicePath":{"type":"string","minLength":1,"default":"/dev","description":"where device nodes are found at start-up (video<N>, snd/controlC<N>, kvm, shm, nvidiactl); each is mapped into containers at its path under /dev","x-env":"DW_DEVICE_PATH"},"loopbackVideo":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease a v4l2loopback video device (video<N>) to tasks asking capabilities.devices.loopbackVideo"}}},"loopbackAudio":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease an snd-aloop sound card (snd/controlC<N> and its PCM nodes) to tasks asking capabilities.devices.loopbackAudio"}}},"kvm":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"share /dev/kvm with tasks asking capabilities.devices.kvm"}}},"hostSharedMemory":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"bind the host's /dev/shm into tasks asking capabilities.devices.hostSharedMemory"}}},"cpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset); tasks are claimed only while a CPU is free"}}},"gpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"deviceIds":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"NVIDIA GPUs (index or UUID) given one per task (the engine's DeviceRequests); tasks are claimed only while one is free; empty: none"}}}}},"features":{"type":"object","additionalProperties":false,"default":{},"description":"which payload features this worker offers (docker-worker's features.<name>.enabled)","properties":{"localLiveLog":{"$ref":"#/definitions/feature"},"artifacts":{"$ref":"#/definitions/feature"},"bulkLog":{"$ref":"#/definitions/feature"},"allowPtrace":{"$ref":"#/definitions/feature"},"interactive":{"$ref":"#/definitions/feature"}}}},"definitions":{"feature":{"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}}}};
 const schema1 = {"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}};
 const func0 = Object.prototype.hasOwnProperty;
 const func1 = require("ajv/dist/runtime/ucs2length").default;
@@ -54,6 +54,24 @@ data.registries = {};
 }
 if(data.dockerConfig === undefined){
 data.dockerConfig = {};
+}
+if(data.taskLimits === undefined){
+data.taskLimits = {};
+}
+if(data.host === undefined){
+data.host = "localhost";
+}
+if(data.ssl === undefined){
+data.ssl = {};
+}
+if(data.interactive === undefined){
+data.interactive = {};
+}
+if(data.logging === undefined){
+data.logging = {};
+}
+if(data.ed25519SigningKeyLocation === undefined){
+data.ed25519SigningKeyLocation = "/etc/docker-worker-ed25519-cot-signing-key.key";
 }
 if(data.garbageCollection === undefined){
 data.garbageCollection = {};
@@ -685,8 +703,14 @@ data27.delayFactor = 15000;
 if(data27.randomizationFactor === undefined){
 data27.randomizationFactor = 0.25;
 }
+if(data27.allowPrivileged === undefined){
+data27.allowPrivileged = false;
+}
+if(data27.allowDisableSeccomp === undefined){
+data27.allowDisableSeccomp = false;
+}
 for(const key4 in data27){
-if(!((((key4 === "defaultRegistry") || (key4 === "maxAttempts")) || (key4 === "delayFactor")) || (key4 === "randomizationFactor"))){
+if(!((((((key4 === "defaultRegistry") || (key4 === "maxAttempts")) || (key4 === "delayFactor")) || (key4 === "randomizationFactor")) || (key4 === "allowPrivileged")) || (key4 === "allowDisableSeccomp"))){
 const err50 = {instancePath:instancePath+"/dockerConfig",schemaPath:"#/properties/dockerConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err50];
@@ -786,9 +810,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-else {
-const err59 = {instancePath:instancePath+"/dockerConfig",schemaPath:"#/properties/dockerConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data27.allowPrivileged !== "boolean"){
+const err59 = {instancePath:instancePath+"/dockerConfig/allowPrivileged",schemaPath:"#/properties/dockerConfig/properties/allowPrivileged/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -797,11 +820,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-let data32 = data.garbageCollection;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key5 in data32){
-if(!(key5 === "imageDiskBudget")){
-const err60 = {instancePath:instancePath+"/garbageCollection",schemaPath:"#/properties/garbageCollection/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(typeof data27.allowDisableSeccomp !== "boolean"){
+const err60 = {instancePath:instancePath+"/dockerConfig/allowDisableSeccomp",schemaPath:"#/properties/dockerConfig/properties/allowDisableSeccomp/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -811,10 +831,8 @@ vErrors.push(err60);
 errors++;
 }
 }
-if(data32.imageDiskBudget !== undefined){
-let data33 = data32.imageDiskBudget;
-if(!((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33)))){
-const err61 = {instancePath:instancePath+"/garbageCollection/imageDiskBudget",schemaPath:"#/properties/garbageCollection/properties/imageDiskBudget/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err61 = {instancePath:instancePath+"/dockerConfig",schemaPath:"#/properties/dockerConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -823,9 +841,11 @@ vErrors.push(err61);
 }
 errors++;
 }
-if(typeof data33 == "number"){
-if(data33 < 0 || isNaN(data33)){
-const err62 = {instancePath:instancePath+"/garbageCollection/imageDiskBudget",schemaPath:"#/properties/garbageCollection/properties/imageDiskBudget/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+let data34 = data.taskLimits;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+for(const key5 in data34){
+if(!(((key5 === "memoryMiB") || (key5 === "cpus")) || (key5 === "pids"))){
+const err62 = {instancePath:instancePath+"/taskLimits",schemaPath:"#/properties/taskLimits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -835,10 +855,10 @@ vErrors.push(err62);
 errors++;
 }
 }
-}
-}
-else {
-const err63 = {instancePath:instancePath+"/garbageCollection",schemaPath:"#/properties/garbageCollection/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data34.memoryMiB !== undefined){
+let data35 = data34.memoryMiB;
+if(!((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35)))){
+const err63 = {instancePath:instancePath+"/taskLimits/memoryMiB",schemaPath:"#/properties/taskLimits/properties/memoryMiB/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -847,11 +867,9 @@ vErrors.push(err63);
 }
 errors++;
 }
-let data34 = data.artifacts;
-if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
-for(const key6 in data34){
-if(!(key6 === "maxFileBytes")){
-const err64 = {instancePath:instancePath+"/artifacts",schemaPath:"#/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(typeof data35 == "number"){
+if(data35 < 6 || isNaN(data35)){
+const err64 = {instancePath:instancePath+"/taskLimits/memoryMiB",schemaPath:"#/properties/taskLimits/properties/memoryMiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 6},message:"must be >= 6"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -861,10 +879,12 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data34.maxFileBytes !== undefined){
-let data35 = data34.maxFileBytes;
-if(!((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35)))){
-const err65 = {instancePath:instancePath+"/artifacts/maxFileBytes",schemaPath:"#/properties/artifacts/properties/maxFileBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data34.cpus !== undefined){
+let data36 = data34.cpus;
+if(typeof data36 == "number"){
+if(data36 <= 0 || isNaN(data36)){
+const err65 = {instancePath:instancePath+"/taskLimits/cpus",schemaPath:"#/properties/taskLimits/properties/cpus/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -873,9 +893,9 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(typeof data35 == "number"){
-if(data35 < 0 || isNaN(data35)){
-const err66 = {instancePath:instancePath+"/artifacts/maxFileBytes",schemaPath:"#/properties/artifacts/properties/maxFileBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err66 = {instancePath:instancePath+"/taskLimits/cpus",schemaPath:"#/properties/taskLimits/properties/cpus/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -885,10 +905,10 @@ vErrors.push(err66);
 errors++;
 }
 }
-}
-}
-else {
-const err67 = {instancePath:instancePath+"/artifacts",schemaPath:"#/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data34.pids !== undefined){
+let data37 = data34.pids;
+if(!((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37)))){
+const err67 = {instancePath:instancePath+"/taskLimits/pids",schemaPath:"#/properties/taskLimits/properties/pids/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -897,14 +917,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-let data36 = data.cache;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(data36.volumeCachePath === undefined){
-data36.volumeCachePath = "/mnt/var/cache/docker-worker";
-}
-for(const key7 in data36){
-if(!(key7 === "volumeCachePath")){
-const err68 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(typeof data37 == "number"){
+if(data37 < 1 || isNaN(data37)){
+const err68 = {instancePath:instancePath+"/taskLimits/pids",schemaPath:"#/properties/taskLimits/properties/pids/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -914,10 +929,10 @@ vErrors.push(err68);
 errors++;
 }
 }
-let data37 = data36.volumeCachePath;
-if(typeof data37 === "string"){
-if(func1(data37) < 1){
-const err69 = {instancePath:instancePath+"/cache/volumeCachePath",schemaPath:"#/properties/cache/properties/volumeCachePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/taskLimits",schemaPath:"#/properties/taskLimits/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -926,9 +941,10 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-else {
-const err70 = {instancePath:instancePath+"/cache/volumeCachePath",schemaPath:"#/properties/cache/properties/volumeCachePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data38 = data.host;
+if(typeof data38 === "string"){
+if(func1(data38) < 1){
+const err70 = {instancePath:instancePath+"/host",schemaPath:"#/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -939,7 +955,7 @@ errors++;
 }
 }
 else {
-const err71 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err71 = {instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -948,8 +964,11 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(typeof data.restrictCPU !== "boolean"){
-const err72 = {instancePath:instancePath+"/restrictCPU",schemaPath:"#/properties/restrictCPU/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let data39 = data.ssl;
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+for(const key6 in data39){
+if(!((key6 === "certificate") || (key6 === "key"))){
+const err72 = {instancePath:instancePath+"/ssl",schemaPath:"#/properties/ssl/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -958,32 +977,12 @@ vErrors.push(err72);
 }
 errors++;
 }
-let data39 = data.deviceManagement;
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.devicePath === undefined){
-data39.devicePath = "/dev";
 }
-if(data39.loopbackVideo === undefined){
-data39.loopbackVideo = {};
-}
-if(data39.loopbackAudio === undefined){
-data39.loopbackAudio = {};
-}
-if(data39.kvm === undefined){
-data39.kvm = {};
-}
-if(data39.hostSharedMemory === undefined){
-data39.hostSharedMemory = {};
-}
-if(data39.cpu === undefined){
-data39.cpu = {};
-}
-if(data39.gpu === undefined){
-data39.gpu = {};
-}
-for(const key8 in data39){
-if(!(((((((key8 === "devicePath") || (key8 === "loopbackVideo")) || (key8 === "loopbackAudio")) || (key8 === "kvm")) || (key8 === "hostSharedMemory")) || (key8 === "cpu")) || (key8 === "gpu"))){
-const err73 = {instancePath:instancePath+"/deviceManagement",schemaPath:"#/properties/deviceManagement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(data39.certificate !== undefined){
+let data40 = data39.certificate;
+if(typeof data40 === "string"){
+if(func1(data40) < 1){
+const err73 = {instancePath:instancePath+"/ssl/certificate",schemaPath:"#/properties/ssl/properties/certificate/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -993,10 +992,8 @@ vErrors.push(err73);
 errors++;
 }
 }
-let data40 = data39.devicePath;
-if(typeof data40 === "string"){
-if(func1(data40) < 1){
-const err74 = {instancePath:instancePath+"/deviceManagement/devicePath",schemaPath:"#/properties/deviceManagement/properties/devicePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+const err74 = {instancePath:instancePath+"/ssl/certificate",schemaPath:"#/properties/ssl/properties/certificate/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1006,8 +1003,11 @@ vErrors.push(err74);
 errors++;
 }
 }
-else {
-const err75 = {instancePath:instancePath+"/deviceManagement/devicePath",schemaPath:"#/properties/deviceManagement/properties/devicePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data39.key !== undefined){
+let data41 = data39.key;
+if(typeof data41 === "string"){
+if(func1(data41) < 1){
+const err75 = {instancePath:instancePath+"/ssl/key",schemaPath:"#/properties/ssl/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1016,14 +1016,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-let data41 = data39.loopbackVideo;
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-if(data41.enabled === undefined){
-data41.enabled = true;
 }
-for(const key9 in data41){
-if(!(key9 === "enabled")){
-const err76 = {instancePath:instancePath+"/deviceManagement/loopbackVideo",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+else {
+const err76 = {instancePath:instancePath+"/ssl/key",schemaPath:"#/properties/ssl/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1033,8 +1028,9 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(typeof data41.enabled !== "boolean"){
-const err77 = {instancePath:instancePath+"/deviceManagement/loopbackVideo/enabled",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err77 = {instancePath:instancePath+"/ssl",schemaPath:"#/properties/ssl/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1043,9 +1039,29 @@ vErrors.push(err77);
 }
 errors++;
 }
+let data42 = data.interactive;
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+if(data42.port === undefined){
+data42.port = 0;
 }
-else {
-const err78 = {instancePath:instancePath+"/deviceManagement/loopbackVideo",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data42.ssl === undefined){
+data42.ssl = false;
+}
+if(data42.minTime === undefined){
+data42.minTime = 180;
+}
+if(data42.expirationAfterSession === undefined){
+data42.expirationAfterSession = 900;
+}
+if(data42.artifactName === undefined){
+data42.artifactName = "private/docker-worker/shell.html";
+}
+if(data42.busybox === undefined){
+data42.busybox = "/bin/busybox";
+}
+for(const key7 in data42){
+if(!((((((key7 === "port") || (key7 === "ssl")) || (key7 === "minTime")) || (key7 === "expirationAfterSession")) || (key7 === "artifactName")) || (key7 === "busybox"))){
+const err78 = {instancePath:instancePath+"/interactive",schemaPath:"#/properties/interactive/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1054,14 +1070,10 @@ vErrors.push(err78);
 }
 errors++;
 }
-let data43 = data39.loopbackAudio;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-if(data43.enabled === undefined){
-data43.enabled = true;
 }
-for(const key10 in data43){
-if(!(key10 === "enabled")){
-const err79 = {instancePath:instancePath+"/deviceManagement/loopbackAudio",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+let data43 = data42.port;
+if(!((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43)))){
+const err79 = {instancePath:instancePath+"/interactive/port",schemaPath:"#/properties/interactive/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1070,9 +1082,9 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-if(typeof data43.enabled !== "boolean"){
-const err80 = {instancePath:instancePath+"/deviceManagement/loopbackAudio/enabled",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(typeof data43 == "number"){
+if(data43 > 65535 || isNaN(data43)){
+const err80 = {instancePath:instancePath+"/interactive/port",schemaPath:"#/properties/interactive/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1081,9 +1093,8 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-else {
-const err81 = {instancePath:instancePath+"/deviceManagement/loopbackAudio",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data43 < 0 || isNaN(data43)){
+const err81 = {instancePath:instancePath+"/interactive/port",schemaPath:"#/properties/interactive/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1092,14 +1103,9 @@ vErrors.push(err81);
 }
 errors++;
 }
-let data45 = data39.kvm;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(data45.enabled === undefined){
-data45.enabled = true;
 }
-for(const key11 in data45){
-if(!(key11 === "enabled")){
-const err82 = {instancePath:instancePath+"/deviceManagement/kvm",schemaPath:"#/properties/deviceManagement/properties/kvm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(typeof data42.ssl !== "boolean"){
+const err82 = {instancePath:instancePath+"/interactive/ssl",schemaPath:"#/properties/interactive/properties/ssl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1108,9 +1114,10 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-if(typeof data45.enabled !== "boolean"){
-const err83 = {instancePath:instancePath+"/deviceManagement/kvm/enabled",schemaPath:"#/properties/deviceManagement/properties/kvm/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let data45 = data42.minTime;
+if(typeof data45 == "number"){
+if(data45 < 0 || isNaN(data45)){
+const err83 = {instancePath:instancePath+"/interactive/minTime",schemaPath:"#/properties/interactive/properties/minTime/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1121,7 +1128,7 @@ errors++;
 }
 }
 else {
-const err84 = {instancePath:instancePath+"/deviceManagement/kvm",schemaPath:"#/properties/deviceManagement/properties/kvm/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err84 = {instancePath:instancePath+"/interactive/minTime",schemaPath:"#/properties/interactive/properties/minTime/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1130,14 +1137,10 @@ vErrors.push(err84);
 }
 errors++;
 }
-let data47 = data39.hostSharedMemory;
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.enabled === undefined){
-data47.enabled = true;
-}
-for(const key12 in data47){
-if(!(key12 === "enabled")){
-const err85 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+let data46 = data42.expirationAfterSession;
+if(typeof data46 == "number"){
+if(data46 < 0 || isNaN(data46)){
+const err85 = {instancePath:instancePath+"/interactive/expirationAfterSession",schemaPath:"#/properties/interactive/properties/expirationAfterSession/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1147,8 +1150,8 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(typeof data47.enabled !== "boolean"){
-const err86 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory/enabled",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err86 = {instancePath:instancePath+"/interactive/expirationAfterSession",schemaPath:"#/properties/interactive/properties/expirationAfterSession/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1157,9 +1160,10 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-else {
-const err87 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data47 = data42.artifactName;
+if(typeof data47 === "string"){
+if(func1(data47) < 1){
+const err87 = {instancePath:instancePath+"/interactive/artifactName",schemaPath:"#/properties/interactive/properties/artifactName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1168,14 +1172,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-let data49 = data39.cpu;
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
-if(data49.enabled === undefined){
-data49.enabled = false;
 }
-for(const key13 in data49){
-if(!(key13 === "enabled")){
-const err88 = {instancePath:instancePath+"/deviceManagement/cpu",schemaPath:"#/properties/deviceManagement/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+else {
+const err88 = {instancePath:instancePath+"/interactive/artifactName",schemaPath:"#/properties/interactive/properties/artifactName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1184,9 +1183,10 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-if(typeof data49.enabled !== "boolean"){
-const err89 = {instancePath:instancePath+"/deviceManagement/cpu/enabled",schemaPath:"#/properties/deviceManagement/properties/cpu/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let data48 = data42.busybox;
+if(typeof data48 === "string"){
+if(func1(data48) < 1){
+const err89 = {instancePath:instancePath+"/interactive/busybox",schemaPath:"#/properties/interactive/properties/busybox/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1197,7 +1197,7 @@ errors++;
 }
 }
 else {
-const err90 = {instancePath:instancePath+"/deviceManagement/cpu",schemaPath:"#/properties/deviceManagement/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err90 = {instancePath:instancePath+"/interactive/busybox",schemaPath:"#/properties/interactive/properties/busybox/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1206,14 +1206,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-let data51 = data39.gpu;
-if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-if(data51.deviceIds === undefined){
-data51.deviceIds = [];
 }
-for(const key14 in data51){
-if(!(key14 === "deviceIds")){
-const err91 = {instancePath:instancePath+"/deviceManagement/gpu",schemaPath:"#/properties/deviceManagement/properties/gpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+else {
+const err91 = {instancePath:instancePath+"/interactive",schemaPath:"#/properties/interactive/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1222,15 +1217,14 @@ vErrors.push(err91);
 }
 errors++;
 }
+let data49 = data.logging;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+if(data49.liveLogPort === undefined){
+data49.liveLogPort = 0;
 }
-let data52 = data51.deviceIds;
-if(Array.isArray(data52)){
-const len0 = data52.length;
-for(let i0=0; i0<len0; i0++){
-let data53 = data52[i0];
-if(typeof data53 === "string"){
-if(func1(data53) < 1){
-const err92 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds/" + i0,schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key8 in data49){
+if(!(key8 === "liveLogPort")){
+const err92 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1240,8 +1234,9 @@ vErrors.push(err92);
 errors++;
 }
 }
-else {
-const err93 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds/" + i0,schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data50 = data49.liveLogPort;
+if(!((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50)))){
+const err93 = {instancePath:instancePath+"/logging/liveLogPort",schemaPath:"#/properties/logging/properties/liveLogPort/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1250,19 +1245,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-let i1 = data52.length;
-let j0;
-if(i1 > 1){
-const indices0 = {};
-for(;i1--;){
-let item0 = data52[i1];
-if(typeof item0 !== "string"){
-continue;
-}
-if(typeof indices0[item0] == "number"){
-j0 = indices0[item0];
-const err94 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds",schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+if(typeof data50 == "number"){
+if(data50 > 65535 || isNaN(data50)){
+const err94 = {instancePath:instancePath+"/logging/liveLogPort",schemaPath:"#/properties/logging/properties/liveLogPort/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1270,14 +1255,9 @@ else {
 vErrors.push(err94);
 }
 errors++;
-break;
 }
-indices0[item0] = i1;
-}
-}
-}
-else {
-const err95 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds",schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data50 < 0 || isNaN(data50)){
+const err95 = {instancePath:instancePath+"/logging/liveLogPort",schemaPath:"#/properties/logging/properties/liveLogPort/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1287,8 +1267,9 @@ vErrors.push(err95);
 errors++;
 }
 }
+}
 else {
-const err96 = {instancePath:instancePath+"/deviceManagement/gpu",schemaPath:"#/properties/deviceManagement/properties/gpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err96 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1297,9 +1278,10 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-else {
-const err97 = {instancePath:instancePath+"/deviceManagement",schemaPath:"#/properties/deviceManagement/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data51 = data.ed25519SigningKeyLocation;
+if(typeof data51 === "string"){
+if(func1(data51) < 1){
+const err97 = {instancePath:instancePath+"/ed25519SigningKeyLocation",schemaPath:"#/properties/ed25519SigningKeyLocation/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1308,11 +1290,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-let data54 = data.features;
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-for(const key15 in data54){
-if(!(((key15 === "localLiveLog") || (key15 === "artifacts")) || (key15 === "bulkLog"))){
-const err98 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+}
+else {
+const err98 = {instancePath:instancePath+"/ed25519SigningKeyLocation",schemaPath:"#/properties/ed25519SigningKeyLocation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1321,12 +1301,11 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-if(data54.localLiveLog !== undefined){
-let data55 = data54.localLiveLog;
-if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
-if(data55.enabled === undefined){
-const err99 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+let data52 = data.garbageCollection;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+for(const key9 in data52){
+if(!(key9 === "imageDiskBudget")){
+const err99 = {instancePath:instancePath+"/garbageCollection",schemaPath:"#/properties/garbageCollection/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1335,9 +1314,11 @@ vErrors.push(err99);
 }
 errors++;
 }
-for(const key16 in data55){
-if(!(key16 === "enabled")){
-const err100 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+}
+if(data52.imageDiskBudget !== undefined){
+let data53 = data52.imageDiskBudget;
+if(!((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53)))){
+const err100 = {instancePath:instancePath+"/garbageCollection/imageDiskBudget",schemaPath:"#/properties/garbageCollection/properties/imageDiskBudget/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1346,10 +1327,9 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-if(data55.enabled !== undefined){
-if(typeof data55.enabled !== "boolean"){
-const err101 = {instancePath:instancePath+"/features/localLiveLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(typeof data53 == "number"){
+if(data53 < 0 || isNaN(data53)){
+const err101 = {instancePath:instancePath+"/garbageCollection/imageDiskBudget",schemaPath:"#/properties/garbageCollection/properties/imageDiskBudget/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1360,8 +1340,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err102 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err102 = {instancePath:instancePath+"/garbageCollection",schemaPath:"#/properties/garbageCollection/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1370,12 +1351,11 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-if(data54.artifacts !== undefined){
-let data57 = data54.artifacts;
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.enabled === undefined){
-const err103 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+let data54 = data.artifacts;
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+for(const key10 in data54){
+if(!(key10 === "maxFileBytes")){
+const err103 = {instancePath:instancePath+"/artifacts",schemaPath:"#/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1384,9 +1364,11 @@ vErrors.push(err103);
 }
 errors++;
 }
-for(const key17 in data57){
-if(!(key17 === "enabled")){
-const err104 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+}
+if(data54.maxFileBytes !== undefined){
+let data55 = data54.maxFileBytes;
+if(!((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55)))){
+const err104 = {instancePath:instancePath+"/artifacts/maxFileBytes",schemaPath:"#/properties/artifacts/properties/maxFileBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1395,10 +1377,9 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-if(data57.enabled !== undefined){
-if(typeof data57.enabled !== "boolean"){
-const err105 = {instancePath:instancePath+"/features/artifacts/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(typeof data55 == "number"){
+if(data55 < 0 || isNaN(data55)){
+const err105 = {instancePath:instancePath+"/artifacts/maxFileBytes",schemaPath:"#/properties/artifacts/properties/maxFileBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1409,8 +1390,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err106 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err106 = {instancePath:instancePath+"/artifacts",schemaPath:"#/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1419,12 +1401,14 @@ vErrors.push(err106);
 }
 errors++;
 }
+let data56 = data.cache;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.volumeCachePath === undefined){
+data56.volumeCachePath = "/mnt/var/cache/docker-worker";
 }
-if(data54.bulkLog !== undefined){
-let data59 = data54.bulkLog;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-if(data59.enabled === undefined){
-const err107 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+for(const key11 in data56){
+if(!(key11 === "volumeCachePath")){
+const err107 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1433,9 +1417,11 @@ vErrors.push(err107);
 }
 errors++;
 }
-for(const key18 in data59){
-if(!(key18 === "enabled")){
-const err108 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+}
+let data57 = data56.volumeCachePath;
+if(typeof data57 === "string"){
+if(func1(data57) < 1){
+const err108 = {instancePath:instancePath+"/cache/volumeCachePath",schemaPath:"#/properties/cache/properties/volumeCachePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1445,9 +1431,8 @@ vErrors.push(err108);
 errors++;
 }
 }
-if(data59.enabled !== undefined){
-if(typeof data59.enabled !== "boolean"){
-const err109 = {instancePath:instancePath+"/features/bulkLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err109 = {instancePath:instancePath+"/cache/volumeCachePath",schemaPath:"#/properties/cache/properties/volumeCachePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1457,9 +1442,8 @@ vErrors.push(err109);
 errors++;
 }
 }
-}
 else {
-const err110 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err110 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1468,10 +1452,8 @@ vErrors.push(err110);
 }
 errors++;
 }
-}
-}
-else {
-const err111 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data.restrictCPU !== "boolean"){
+const err111 = {instancePath:instancePath+"/restrictCPU",schemaPath:"#/properties/restrictCPU/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1480,14 +1462,634 @@ vErrors.push(err111);
 }
 errors++;
 }
+let data59 = data.deviceManagement;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+if(data59.devicePath === undefined){
+data59.devicePath = "/dev";
 }
-else {
-const err112 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data59.loopbackVideo === undefined){
+data59.loopbackVideo = {};
+}
+if(data59.loopbackAudio === undefined){
+data59.loopbackAudio = {};
+}
+if(data59.kvm === undefined){
+data59.kvm = {};
+}
+if(data59.hostSharedMemory === undefined){
+data59.hostSharedMemory = {};
+}
+if(data59.cpu === undefined){
+data59.cpu = {};
+}
+if(data59.gpu === undefined){
+data59.gpu = {};
+}
+for(const key12 in data59){
+if(!(((((((key12 === "devicePath") || (key12 === "loopbackVideo")) || (key12 === "loopbackAudio")) || (key12 === "kvm")) || (key12 === "hostSharedMemory")) || (key12 === "cpu")) || (key12 === "gpu"))){
+const err112 = {instancePath:instancePath+"/deviceManagement",schemaPath:"#/properties/deviceManagement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err112];
 }
 else {
 vErrors.push(err112);
+}
+errors++;
+}
+}
+let data60 = data59.devicePath;
+if(typeof data60 === "string"){
+if(func1(data60) < 1){
+const err113 = {instancePath:instancePath+"/deviceManagement/devicePath",schemaPath:"#/properties/deviceManagement/properties/devicePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+else {
+const err114 = {instancePath:instancePath+"/deviceManagement/devicePath",schemaPath:"#/properties/deviceManagement/properties/devicePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+let data61 = data59.loopbackVideo;
+if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
+if(data61.enabled === undefined){
+data61.enabled = true;
+}
+for(const key13 in data61){
+if(!(key13 === "enabled")){
+const err115 = {instancePath:instancePath+"/deviceManagement/loopbackVideo",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+if(typeof data61.enabled !== "boolean"){
+const err116 = {instancePath:instancePath+"/deviceManagement/loopbackVideo/enabled",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+else {
+const err117 = {instancePath:instancePath+"/deviceManagement/loopbackVideo",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+let data63 = data59.loopbackAudio;
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
+if(data63.enabled === undefined){
+data63.enabled = true;
+}
+for(const key14 in data63){
+if(!(key14 === "enabled")){
+const err118 = {instancePath:instancePath+"/deviceManagement/loopbackAudio",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+if(typeof data63.enabled !== "boolean"){
+const err119 = {instancePath:instancePath+"/deviceManagement/loopbackAudio/enabled",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/deviceManagement/loopbackAudio",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+let data65 = data59.kvm;
+if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
+if(data65.enabled === undefined){
+data65.enabled = true;
+}
+for(const key15 in data65){
+if(!(key15 === "enabled")){
+const err121 = {instancePath:instancePath+"/deviceManagement/kvm",schemaPath:"#/properties/deviceManagement/properties/kvm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+if(typeof data65.enabled !== "boolean"){
+const err122 = {instancePath:instancePath+"/deviceManagement/kvm/enabled",schemaPath:"#/properties/deviceManagement/properties/kvm/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+else {
+const err123 = {instancePath:instancePath+"/deviceManagement/kvm",schemaPath:"#/properties/deviceManagement/properties/kvm/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+let data67 = data59.hostSharedMemory;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+if(data67.enabled === undefined){
+data67.enabled = true;
+}
+for(const key16 in data67){
+if(!(key16 === "enabled")){
+const err124 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+if(typeof data67.enabled !== "boolean"){
+const err125 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory/enabled",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+else {
+const err126 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+let data69 = data59.cpu;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+if(data69.enabled === undefined){
+data69.enabled = false;
+}
+for(const key17 in data69){
+if(!(key17 === "enabled")){
+const err127 = {instancePath:instancePath+"/deviceManagement/cpu",schemaPath:"#/properties/deviceManagement/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+if(typeof data69.enabled !== "boolean"){
+const err128 = {instancePath:instancePath+"/deviceManagement/cpu/enabled",schemaPath:"#/properties/deviceManagement/properties/cpu/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+else {
+const err129 = {instancePath:instancePath+"/deviceManagement/cpu",schemaPath:"#/properties/deviceManagement/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+let data71 = data59.gpu;
+if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+if(data71.deviceIds === undefined){
+data71.deviceIds = [];
+}
+for(const key18 in data71){
+if(!(key18 === "deviceIds")){
+const err130 = {instancePath:instancePath+"/deviceManagement/gpu",schemaPath:"#/properties/deviceManagement/properties/gpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+let data72 = data71.deviceIds;
+if(Array.isArray(data72)){
+const len0 = data72.length;
+for(let i0=0; i0<len0; i0++){
+let data73 = data72[i0];
+if(typeof data73 === "string"){
+if(func1(data73) < 1){
+const err131 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds/" + i0,schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+else {
+const err132 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds/" + i0,schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+let i1 = data72.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data72[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err133 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds",schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+break;
+}
+indices0[item0] = i1;
+}
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds",schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/deviceManagement/gpu",schemaPath:"#/properties/deviceManagement/properties/gpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+else {
+const err136 = {instancePath:instancePath+"/deviceManagement",schemaPath:"#/properties/deviceManagement/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+let data74 = data.features;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+for(const key19 in data74){
+if(!(((((key19 === "localLiveLog") || (key19 === "artifacts")) || (key19 === "bulkLog")) || (key19 === "allowPtrace")) || (key19 === "interactive"))){
+const err137 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+if(data74.localLiveLog !== undefined){
+let data75 = data74.localLiveLog;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+if(data75.enabled === undefined){
+const err138 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+for(const key20 in data75){
+if(!(key20 === "enabled")){
+const err139 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+if(data75.enabled !== undefined){
+if(typeof data75.enabled !== "boolean"){
+const err140 = {instancePath:instancePath+"/features/localLiveLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+}
+else {
+const err141 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+if(data74.artifacts !== undefined){
+let data77 = data74.artifacts;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.enabled === undefined){
+const err142 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+for(const key21 in data77){
+if(!(key21 === "enabled")){
+const err143 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+if(data77.enabled !== undefined){
+if(typeof data77.enabled !== "boolean"){
+const err144 = {instancePath:instancePath+"/features/artifacts/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+if(data74.bulkLog !== undefined){
+let data79 = data74.bulkLog;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+if(data79.enabled === undefined){
+const err146 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+for(const key22 in data79){
+if(!(key22 === "enabled")){
+const err147 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+if(data79.enabled !== undefined){
+if(typeof data79.enabled !== "boolean"){
+const err148 = {instancePath:instancePath+"/features/bulkLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+if(data74.allowPtrace !== undefined){
+let data81 = data74.allowPtrace;
+if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
+if(data81.enabled === undefined){
+const err150 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+for(const key23 in data81){
+if(!(key23 === "enabled")){
+const err151 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+if(data81.enabled !== undefined){
+if(typeof data81.enabled !== "boolean"){
+const err152 = {instancePath:instancePath+"/features/allowPtrace/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+}
+else {
+const err153 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+if(data74.interactive !== undefined){
+let data83 = data74.interactive;
+if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
+if(data83.enabled === undefined){
+const err154 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+for(const key24 in data83){
+if(!(key24 === "enabled")){
+const err155 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+if(data83.enabled !== undefined){
+if(typeof data83.enabled !== "boolean"){
+const err156 = {instancePath:instancePath+"/features/interactive/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+else {
+const err159 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
 }
 errors++;
 }

@@ -32,6 +32,19 @@ export interface WorkerConfig {
     readonly maxAttempts: number;
     readonly delayFactor: number;
     readonly randomizationFactor: number;
+    readonly allowPrivileged: boolean;
+    readonly allowDisableSeccomp: boolean;
+  };
+  readonly taskLimits: { readonly memoryMiB?: number; readonly cpus?: number; readonly pids?: number };
+  readonly host: string;
+  readonly ssl: { readonly certificate?: string; readonly key?: string };
+  readonly interactive: {
+    readonly port: number;
+    readonly ssl: boolean;
+    readonly minTime: number;
+    readonly expirationAfterSession: number;
+    readonly artifactName: string;
+    readonly busybox: string;
   };
   readonly cache: { readonly volumeCachePath: string };
   readonly restrictCPU: boolean;

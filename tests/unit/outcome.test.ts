@@ -22,6 +22,11 @@ const table: Array<[string, OutcomeFacts, Resolution]> = [
     facts(exited(36), { retryExitCodes: [36] }),
     { state: 'exception', reason: 'intermittent-task' },
   ],
+  [
+    'out of memory, even with 137 listed in onExitStatus.retry',
+    facts({ kind: 'exited', exitCode: 137, oomKilled: true }, { retryExitCodes: [137] }),
+    { state: 'failed' },
+  ],
   ['exit 3 not listed in onExitStatus.retry', facts(exited(3), { retryExitCodes: [36] }), { state: 'failed' }],
   [
     'exit 0 with onExitStatus.retry [0] still completes',

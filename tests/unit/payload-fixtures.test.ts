@@ -18,20 +18,18 @@ const FAR_FUTURE = '2100-01-01T00:00:00.000Z';
 
 /** What each fixture asks that this worker refuses (by the start of the message). */
 const REFUSED: Record<string, string[]> = {
-  'chain_of_trust_test-00.json': ['chainOfTrust is not enabled', 'bulkLog is not enabled'],
+  'chain_of_trust_test-00.json': ['chainOfTrust is not enabled'],
   'chain_of_trust_test-01.json': [
     'chainOfTrust is not enabled',
-    'bulkLog is not enabled',
     'Not authorized to use',
     'Unsupported image file format',
   ],
-  'chain_of_trust_test-02.json': ['chainOfTrust is not enabled', 'bulkLog is not enabled'],
-  'chain_of_trust_test-03.json': ['chainOfTrust is not enabled', 'bulkLog is not enabled'],
+  'chain_of_trust_test-02.json': ['chainOfTrust is not enabled'],
+  'chain_of_trust_test-03.json': ['chainOfTrust is not enabled'],
   'decision_task_tests-00.json': [
     'chainOfTrust is not enabled',
     'interactive is not enabled',
     'taskclusterProxy is not enabled',
-    'bulkLog is not enabled',
     'Insufficient scopes to attach cache volumes',
     'Cannot run task using docker privileged mode',
   ],
@@ -49,24 +47,23 @@ const REFUSED: Record<string, string[]> = {
   'docker_image_tests-05.json': ['Unsupported image file format'],
   'docker_image_tests-08.json': ['Insufficient scopes to attach cache volumes'],
   'dw_features_tests-00.json': [
-    'allowPtrace is not enabled',
     'taskclusterProxy is not enabled',
-    'bulkLog is not enabled',
+    'Insufficient scopes to use the allowPtrace feature',
+    'Cannot run task without a seccomp profile',
   ],
   'dw_features_tests-01.json': [
-    'allowPtrace is not enabled',
     'taskclusterProxy is not enabled',
-    'bulkLog is not enabled',
+    'Insufficient scopes to use the allowPtrace feature',
+    'Cannot run task without a seccomp profile',
   ],
   'dw_features_tests-02.json': ['Cannot run task using docker privileged mode'],
   'dw_features_tests-03.json': ['Cannot run task using docker privileged mode'],
   'fuzzing_tests-00.json': [
     'taskclusterProxy is not enabled',
-    'bulkLog is not enabled',
     'Insufficient scopes to attach devices',
     'Cannot run task using docker privileged mode',
+    'Cannot run task without a seccomp profile',
   ],
-  'no_artifacts_test-00.json': ['bulkLog is not enabled'],
   // task_def_test-taskdef-0[0-2] ask for kvm with its scope (the pool's, or any pool's): granted.
 };
 
@@ -82,8 +79,12 @@ const composed = composeSteps(loadWorkerConfig({ env: {} }), {
   images: { ensure: () => Promise.reject(new Error('not called by checks')) },
   artifactsFor: () => undefined,
 });
-const refusalsOf = (payload: Parameters<typeof stepRefusals>[0]['payload'], scopes: readonly string[] = []) => {
-  const claimed = { taskId: 't', runId: 0, task: { scopes } } as unknown as Claimed;
+const refusalsOf = (
+  payload: Parameters<typeof stepRefusals>[0]['payload'],
+  scopes: readonly string[] = [],
+  given: unknown = payload,
+) => {
+  const claimed = { taskId: 't', runId: 0, task: { scopes, payload: given } } as unknown as Claimed;
   // The pool the d2g fixtures' pool-scoped scopes name.
   const worker = { provisionerId: 'proj-taskcluster', workerType: 'gw-ubuntu-24-04' } as never;
   return stepRefusals({ claimed, payload, worker, scopes }, composed.steps, composed.offeredFeatures);
@@ -102,7 +103,7 @@ for (const name of fixtures) {
     const result = validatePayload({ payload, expires: FAR_FUTURE });
     assert.equal(result.ok, true, result.ok ? '' : result.errors.join('\n'));
     if (!result.ok) return;
-    const refused = refusalsOf(result.payload, document.scopes ?? []);
+    const refused = refusalsOf(result.payload, document.scopes ?? [], payload);
     const expected = REFUSED[name] ?? [];
     assert.equal(refused.length, expected.length, `refused: ${JSON.stringify(refused)}`);
     for (const start of expected)

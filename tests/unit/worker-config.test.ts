@@ -30,6 +30,8 @@ test('defaults from the schema fill what the file leaves out; the result is deep
     defaultRegistry: 'registry.hub.docker.com',
     delayFactor: 15000,
     randomizationFactor: 0.25,
+    allowPrivileged: false,
+    allowDisableSeccomp: false,
   });
   assert.equal(config.capacityManagement.diskspaceThreshold, 10 * 1024 ** 3);
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.dockerConfig));
