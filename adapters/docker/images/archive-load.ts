@@ -1,6 +1,7 @@
 // A task image from the HTTP response into the engine in one pass: download → sha256 and byte count
 // → decompression → tar rewrite (the image's name) → POST /images/load. No temp file, no CLI; the
-// engine's read rate paces the download through back-pressure, so memory stays bounded.
+// engine's read rate paces the download through back-pressure, so memory stays bounded, and the
+// Buffers that stream past are freed young (young-garbage.ts).
 import { createHash } from 'node:crypto';
 import { pipeline, type Readable, Transform } from 'node:stream';
 import { DwError, messageOf } from '../../../functions/errors.ts';
@@ -10,6 +11,7 @@ import type { DockerClient } from '../client.ts';
 import { decompressorFor } from './decompress.ts';
 import { readEngineMessages } from './engine-messages.ts';
 import { RetagArchive } from './retag-archive.ts';
+import { noteShortLivedBytes } from './young-garbage.ts';
 
 export interface LoadedArchive {
   /** `sha256:<hex>` of the bytes as downloaded. */
@@ -53,6 +55,8 @@ export async function loadArchive(
       resolve();
     }),
   );
+  // Observes what the decompressor hands on (the pipeline already reads it): dead once written.
+  decompress.on('data', (chunk: Buffer) => noteShortLivedBytes(chunk.length));
   const engineError = await engineLoad(docker, archive, options.signal);
   if (engineError) download.body.destroy();
   await fed;
@@ -95,6 +99,7 @@ function byteCounter(options: ArchiveLoadOptions) {
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
       state.bytes += chunk.length;
+      noteShortLivedBytes(chunk.length);
       if (Date.now() - reported >= options.progressIntervalMs) {
         reported = Date.now();
         options.onProgress(state.bytes);

@@ -15,13 +15,20 @@ export class ByteQueue {
     this.#length += chunk.length;
   }
 
-  /** The first `n` bytes, left in the queue (n ≤ length). */
+  /** The first `n` bytes, left in the queue (n ≤ length): a slice when one chunk holds them, else
+   * a copy of just those bytes (a 512-byte header across two 128 KiB chunks copies 512 bytes). */
   peek(n: number): Buffer {
     const first = this.#chunks[0] ?? Buffer.alloc(0);
     if (first.length >= n) return first.subarray(0, n);
-    const joined = Buffer.concat(this.#chunks);
-    this.#chunks.splice(0, this.#chunks.length, joined);
-    return joined.subarray(0, n);
+    const joined = Buffer.allocUnsafe(n);
+    let filled = 0;
+    for (const chunk of this.#chunks) {
+      if (filled === n) break;
+      const part = chunk.subarray(0, n - filled);
+      joined.set(part, filled);
+      filled += part.length;
+    }
+    return joined;
   }
 
   /** Removes and returns the first `n` bytes as one buffer (n ≤ length). */

@@ -7,8 +7,10 @@ import { Lz4FrameDecoder } from './lz4-frame-decoder.ts';
 
 /** zlib's default output chunk is 16 KiB: each chunk then costs a trip through the tar rewrite and
  * a write to the engine's socket, and an 80 MB image loaded 1.3× slower than `zstd -d | docker
- * load`. 64 KiB brought it level for ~20 MiB more peak RSS; 256 KiB gained nothing more but memory. */
-const DECOMPRESSED_CHUNK = 64 * 1024;
+ * load`. Larger chunks cost memory only while dead Buffers wait for a GC; with the scavenges of
+ * young-garbage.ts they do not, and 128 KiB took a quarter off the loader's CPU against 64 KiB
+ * (bench/images.ts); 256 KiB gained nothing more. */
+const DECOMPRESSED_CHUNK = 128 * 1024;
 
 export function decompressorFor(format: ArchiveFormat): Transform {
   switch (format) {
