@@ -8,8 +8,10 @@ export const AUTH_REGISTRY = '127.0.0.1:5001';
 /** As in infra/provision.sh. */
 export const AUTH_REGISTRY_CREDENTIALS = { username: 'dw-test', password: 'dw-test-registry-password' } as const;
 
-/** Tags `source` as `target` (`host/repo:tag`) and pushes it; resolves once the push completed. */
-export async function pushImage(source: string, target: string): Promise<void> {
+/** Tags `source` as `target` (`host/repo:tag`) and pushes it; resolves once the push completed.
+ * `keepTag`: leave the `target` tag in the engine, for names several test files push at once (one
+ * file's removal would break another's push between its tag and its push). */
+export async function pushImage(source: string, target: string, options: { keepTag?: boolean } = {}): Promise<void> {
   const colon = target.lastIndexOf(':');
   const [repo, tag] = [target.slice(0, colon), target.slice(colon + 1)];
   await docker.getImage(source).tag({ repo, tag });
@@ -25,5 +27,5 @@ export async function pushImage(source: string, target: string): Promise<void> {
     }),
   );
   // The engine keeps only what a task pulls: the pushed tag must not hide a missing pull.
-  await docker.getImage(target).remove();
+  if (!options.keepTag) await docker.getImage(target).remove();
 }
