@@ -4,6 +4,7 @@ import { abortReasonOf, withMaxRunTime } from './abort.ts';
 import { buildContainerSpec, mergeContributions } from './container-spec.ts';
 import { codeOf, messageOf } from './errors.ts';
 import { validatePayload } from './payload/validate.ts';
+import { timed } from './phase-timing.ts';
 import { stepRefusals } from './steps/compose.ts';
 import type { ContainerContribution, StepInput } from './steps/types.ts';
 import type {
@@ -63,7 +64,9 @@ async function prepareSteps(
   const contributions: ContainerContribution[] = [];
   for (const step of ctx.steps) {
     try {
-      const contribution = await step.prepare?.(input, ctx);
+      const contribution = step.prepare
+        ? await timed(ctx, step.name, async () => step.prepare?.(input, ctx))
+        : undefined;
       if (contribution) contributions.push(contribution);
     } catch (error) {
       return { outcome: preparationFailure(step.name, error, ctx) };
@@ -96,7 +99,7 @@ async function runContainer(
   ctx.log.info('=== Task Starting ===');
   let container: TaskContainer;
   try {
-    container = await ctx.engine.start(spec, ctx.log.output);
+    container = await timed(ctx, 'container-start', () => ctx.engine.start(spec, ctx.log.output));
   } catch (error) {
     const message = messageOf(error);
     ctx.log.error(`Failure to properly start execution environment.\n${message}`);
@@ -115,7 +118,7 @@ async function runContainer(
   try {
     const hookFailure = await startedHooks(container, input, ctx);
     if (hookFailure) return { outcome: hookFailure, container };
-    const exitCode = await container.wait();
+    const exitCode = await timed(ctx, 'run', () => container.wait());
     ctx.log.info('=== Task Finished ===');
     const reason = abortReasonOf(limit.signal);
     if (reason) return { outcome: { kind: 'aborted', reason }, container };

@@ -272,6 +272,8 @@ export interface TaskContext {
   readonly offeredFeatures: ReadonlySet<string>;
   /** The task's scopes expanded through the auth service's roles (as the worker). */
   expandScopes(scopes: readonly string[]): Promise<readonly string[]>;
+  /** How long a phase of the task took (functions/phase-timing.ts), when the host keeps count. */
+  readonly onPhase?: (phase: string, ms: number) => void;
 }
 
 export interface StageFunctions {

@@ -13,9 +13,13 @@ export function startPulse(
   scheduler: Scheduler,
   runs: TaskCredentialsRegistry,
   log: OperatorLog,
+  onHint: (taskId: string | undefined) => void = () => {},
 ): PulseListener {
   const pulse = new PulseListener(url, worker, {
-    onPending: () => scheduler.hint(),
+    onPending: (taskId) => {
+      onHint(taskId);
+      scheduler.hint();
+    },
     onException: (taskId, runId, reason) => {
       // The queue announces this host's own reportException too: that is no news to the run.
       if (runs.isOwnReport(taskId, runId, reason)) return;

@@ -5,6 +5,7 @@
 import { abortReasonOf } from '../functions/abort.ts';
 import { codeOf, messageOf } from '../functions/errors.ts';
 import { isOurs } from '../functions/outcome.ts';
+import { timed } from '../functions/phase-timing.ts';
 import { ResourceScope } from '../functions/resources.ts';
 import { MemoryTaskLogSink } from '../functions/task-log/memory-sink.ts';
 import { TaskLog, type TaskLogSink } from '../functions/task-log/task-log.ts';
@@ -39,6 +40,10 @@ export interface PipelineDeps {
   /** Aborted when the host must stop at once (second SIGTERM); never, if absent. */
   readonly halt?: AbortSignal;
   readonly now?: () => number;
+  /** How long each phase of the task took (metrics, the task's timeline line). */
+  readonly onPhase?: (phase: string, ms: number) => void;
+  /** The task's container has exited (or never started): its slot may go to the next task. */
+  readonly onRunEnded?: () => void;
   readonly warn: (message: string) => void;
   readonly onReleaseFailure?: (what: string, error: unknown) => void;
 }
@@ -69,11 +74,16 @@ export async function processTask(claimed: Claimed, signal: AbortSignal, deps: P
       steps: deps.steps.steps,
       offeredFeatures: deps.steps.offeredFeatures,
       expandScopes: deps.expandScopes,
+      ...(deps.onPhase ? { onPhase: deps.onPhase } : {}),
     };
     const ran = await runStage(claimed, ctx, deps.functions);
-    const uploaded = await uploadStage(ran, ctx, deps.functions);
+    deps.onRunEnded?.();
+    const uploaded = await timed(ctx, 'upload', () => uploadStage(ran, ctx, deps.functions));
     // Everything the task held is done with once its artifacts are out: free it while reporting.
-    const [resolution] = await Promise.all([resolveStage(uploaded, ctx, deps.functions, reports), release()]);
+    const [resolution] = await Promise.all([
+      timed(ctx, 'resolve', () => resolveStage(uploaded, ctx, deps.functions, reports)),
+      release(),
+    ]);
     return resolution;
   } finally {
     await release();

@@ -1,12 +1,13 @@
-// Capacity and claiming. A slot is reserved before claimWork is called, so the host never holds
-// more tasks than slots; p-queue runs the claimed tasks with concurrency = capacity.
+// Capacity and claiming. A slot is reserved before claimWork is called and held by the task until
+// its container has exited, so the host never runs more containers than slots. A task that is only
+// uploading and reporting then gives its slot to the next one (at most `capacity` such tasks at
+// once), so those round trips overlap the next task's claim and run instead of idling the slot.
 //
 // When to claim: a claimWork on an empty queue holds its slots for up to 20 s, and aborting it
 // could lose a task claimed at that instant. So while Pulse is healthy, slots are left free for
 // hints (which claim at once), a freed slot claims at once only if hints were missed while all
 // slots were busy, and a safety long-poll runs every `safetyPollMs` in case a message was lost.
 // Without Pulse, the long-poll runs continuously.
-import PQueue from 'p-queue';
 import { TaskAbort } from '../functions/abort.ts';
 import { type Backoff, backoffDelay, pause } from '../functions/retry.ts';
 import type { ClaimContext, Claimed, StageFunctions, TaskAbortReason } from '../functions/types.ts';
@@ -26,7 +27,12 @@ export interface SchedulerDeps {
   devicesFree?(): number;
   readonly functions: StageFunctions;
   readonly claimContext: ClaimContext;
-  runTask(claimed: Claimed, signal: AbortSignal): Promise<void>;
+  /** Runs a claimed task; it calls `runEnded` once its container has exited (or never started). */
+  runTask(claimed: Claimed, signal: AbortSignal, runEnded: () => void): Promise<void>;
+  /** A claimWork returned `claims` after `ms` (metrics, task timelines). */
+  onClaimed?(claims: readonly Claimed[], ms: number): void;
+  /** The number of tasks held changed (idle shutdown watches for 0). */
+  onTasksChanged?(held: number): void;
   /** 'fatal' stops claiming for good (the host then drains and exits): refused credentials. */
   onClaimError(error: unknown, trigger: string): 'retry' | 'fatal';
   readonly gate?: ClaimGatePort;
@@ -38,7 +44,14 @@ export interface SchedulerDeps {
 
 export class Scheduler {
   readonly #deps: SchedulerDeps;
-  readonly #tasks: PQueue;
+  /** Every task held, until it ends (drained() waits for them). */
+  readonly #tasks = new Set<Promise<void>>();
+  /** Tasks holding a slot: claimed, their container not yet exited. */
+  #slotsHeld = 0;
+  /** Tasks past their container, uploading and reporting, that gave their slot away. */
+  #finishing = 0;
+  /** Tasks past their container that wait for a finishing one to end before they free their slot. */
+  readonly #waitingToFinish: Array<() => void> = [];
   readonly #running = new Map<string, AbortController>();
   #reserved = 0;
   readonly #claimsInFlight = new Set<Promise<void>>();
@@ -59,16 +72,21 @@ export class Scheduler {
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
-    this.#tasks = new PQueue({ concurrency: deps.capacity });
   }
 
   get free(): number {
-    const slots = this.#deps.capacity - this.#tasks.pending - this.#tasks.size - this.#reserved;
+    const slots = this.#deps.capacity - this.#slotsHeld - this.#reserved;
     return Math.min(slots, this.#deps.devicesFree?.() ?? slots);
   }
 
+  /** Tasks held, those uploading and reporting after their container included. */
   get runningCount(): number {
     return this.#running.size;
+  }
+
+  /** Slots held by tasks whose container has not exited yet. */
+  get slotsInUse(): number {
+    return this.#slotsHeld;
   }
 
   /** The tasks this host runs now (their containers are theirs, not leftovers). */
@@ -120,9 +138,9 @@ export class Scheduler {
 
   /** Resolves when no task runs and no claim is in flight (a claim may still start tasks). */
   async drained(): Promise<void> {
-    while (this.#claimsInFlight.size > 0 || this.#tasks.pending + this.#tasks.size > 0) {
+    while (this.#claimsInFlight.size > 0 || this.#tasks.size > 0) {
       await Promise.allSettled(this.#claimsInFlight);
-      await this.#tasks.onIdle();
+      await Promise.allSettled(this.#tasks);
     }
   }
 
@@ -142,7 +160,9 @@ export class Scheduler {
       // Free disk and a reachable engine first; while they are missing this waits, holding the slots.
       await this.#deps.gate?.whenOpen(this.#stopped.signal);
       if (!this.#accepting) return;
+      const claimStarted = Date.now();
       const claims = await this.#deps.functions.claim({ capacity: slots }, this.#deps.claimContext);
+      this.#deps.onClaimed?.(claims, Date.now() - claimStarted);
       this.#failures = 0;
       this.#settleMissedHints(claims.length, slots, this.#hints !== hintsBefore);
       for (const claimed of claims) this.#start(claimed);
@@ -194,13 +214,51 @@ export class Scheduler {
     // Claimed while draining (a long-poll that was in flight): hand it back at once as worker-shutdown.
     if (!this.#accepting) controller.abort(new TaskAbort({ kind: 'worker-shutdown' }));
     this.#running.set(key, controller);
-    this.#tasks
-      .add(() => this.#deps.runTask(claimed, controller.signal))
+    this.#deps.onTasksChanged?.(this.#running.size);
+    const slot = this.#slot();
+    const task = Promise.resolve()
+      .then(() => this.#deps.runTask(claimed, controller.signal, slot.runEnded))
       // runTask handles its own failures; should one escape, it is logged, never a crash.
       .catch((error: unknown) => this.#deps.onTaskError(claimed, error))
       .finally(() => {
+        slot.taskEnded();
         this.#running.delete(key);
+        this.#tasks.delete(task);
+        this.#deps.onTasksChanged?.(this.#running.size);
         this.#wake();
       });
+    this.#tasks.add(task);
+  }
+
+  /** One task's slot: given back when its container has exited, as long as fewer than `capacity` tasks
+   * are finishing (uploading, reporting); otherwise as soon as one of those ends, or when it ends. */
+  #slot(): { runEnded(): void; taskEnded(): void } {
+    this.#slotsHeld += 1;
+    let state: 'running' | 'waiting' | 'finishing' | 'ended' = 'running';
+    const finish = () => {
+      state = 'finishing';
+      this.#finishing += 1;
+      this.#slotsHeld -= 1;
+      this.#wake();
+    };
+    return {
+      runEnded: () => {
+        if (state !== 'running') return;
+        if (this.#finishing < this.#deps.capacity) return finish();
+        state = 'waiting';
+        this.#waitingToFinish.push(finish);
+      },
+      taskEnded: () => {
+        if (state === 'finishing') {
+          this.#finishing -= 1;
+          this.#waitingToFinish.shift()?.();
+        } else {
+          const waiting = this.#waitingToFinish.indexOf(finish);
+          if (waiting >= 0) this.#waitingToFinish.splice(waiting, 1);
+          this.#slotsHeld -= 1;
+        }
+        state = 'ended';
+      },
+    };
   }
 }

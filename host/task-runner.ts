@@ -14,6 +14,7 @@ import type { OperatorLog } from './logger.ts';
 import { type PipelineDeps, processTask } from './pipeline.ts';
 import { keepClaimAlive } from './reclaimer.ts';
 import type { ComposedSteps } from './steps.ts';
+import type { TaskTimeline } from './task-timeline.ts';
 
 export interface TaskRunnerDeps {
   readonly config: WorkerConfig;
@@ -28,14 +29,19 @@ export interface TaskRunnerDeps {
   readonly workDir: string;
   readonly log: OperatorLog;
   readonly steps: ComposedSteps;
+  /** Each task's phases: metrics and its timeline line (host/task-timeline.ts). */
+  readonly timeline?: (claimed: Claimed) => TaskTimeline;
   /** Aborted by a second SIGTERM: stop every task's uploads and retries now. */
   readonly halt: AbortSignal;
   abort(taskId: string, runId: number, reason: TaskAbortReason): void;
 }
 
-export function taskRunner(deps: TaskRunnerDeps): (claimed: Claimed, signal: AbortSignal) => Promise<void> {
-  return async (claimed, signal) => {
+export function taskRunner(
+  deps: TaskRunnerDeps,
+): (claimed: Claimed, signal: AbortSignal, runEnded?: () => void) => Promise<void> {
+  return async (claimed, signal, runEnded) => {
     const log = deps.log.child({ taskId: claimed.taskId, runId: claimed.runId });
+    const timeline = deps.timeline?.(claimed);
     log.info({ stage: 'claim' }, 'claimed task');
     const keepAlive = keepClaimAlive(claimed.takenUntil ?? new Date().toISOString(), {
       reclaim: () => deps.queue.reclaim(claimed),
@@ -49,10 +55,17 @@ export function taskRunner(deps: TaskRunnerDeps): (claimed: Claimed, signal: Abo
     try {
       // processTask never throws: every run this host holds gets exactly one resolution, or (when no
       // report got through) is left to the queue's claim expiry, which retries it.
-      const resolution = await processTask(claimed, signal, pipelineDeps(claimed, signal, deps, log));
+      const resolution = await processTask(claimed, signal, {
+        ...pipelineDeps(claimed, signal, deps, log),
+        ...(timeline ? { onPhase: timeline.phase } : {}),
+        ...(runEnded ? { onRunEnded: runEnded } : {}),
+      });
       const failed = resolution.state === 'unreported' && resolution.why.startsWith('every report failed');
-      if (failed) log.error({ stage: 'resolve', resolution }, 'run left to the queue: no report got through');
-      else log.info({ stage: 'resolve', resolution }, 'task resolved');
+      // The task's one timeline line: its resolution and how long each phase took.
+      const timing = timeline?.ended(resolution);
+      if (failed)
+        log.error({ stage: 'resolve', resolution, ...timing }, 'run left to the queue: no report got through');
+      else log.info({ stage: 'resolve', resolution, ...timing }, 'task resolved');
     } finally {
       keepAlive.stop();
       deps.credentials.delete(claimed.taskId, claimed.runId);

@@ -20,23 +20,38 @@ import { handleSignals, startPulse } from './host-events.ts';
 import { openInteractive } from './interactive.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { type OperatorLog, operatorLog } from './logger.ts';
+import { HostOperations, startupChecks } from './operations.ts';
 import { Scheduler } from './scheduler.ts';
 import { composeSteps, openImageProvider } from './steps.ts';
 import { taskRunner } from './task-runner.ts';
+import { taskTimelines } from './task-timeline.ts';
+import { type Credentials, WorkerCredentials } from './worker-credentials.ts';
 import { VERSION } from './worker-identity.ts';
+import type { WorkerRunnerLink } from './worker-runner.ts';
 
 /** The host stopped because it cannot go on (credentials refused); exit non-zero. */
 export class HostStartError extends Error {
   readonly code = 'DW_HOST_START';
 }
 
-export async function runHost(config: WorkerConfig, functions: StageFunctions): Promise<number> {
+export interface HostOptions {
+  /** Started by worker-runner: its protocol on stdin/stdout (host/worker-runner.ts). */
+  readonly runner?: WorkerRunnerLink;
+}
+
+export async function runHost(
+  config: WorkerConfig,
+  functions: StageFunctions,
+  options: HostOptions = {},
+): Promise<number> {
   const identity = hostIdentityOf(config);
   const worker = workerIdentityOf(config, identity);
   const workerPoolId = `${identity.provisionerId}/${identity.workerType}`;
-  const log = operatorLog(config.logLevel, { workerPoolId, workerId: worker.workerId });
+  const log = operatorLog(config.logLevel, { workerPoolId, workerId: worker.workerId }, options.runner?.logDestination);
   const runs = new TaskCredentialsRegistry();
-  const queue = queueOf(identity, runs);
+  // worker-runner's new-credentials replace them for every later worker call.
+  const credentials = new WorkerCredentials(identity.credentials);
+  const queue = queueOf(identity, () => credentials.current, runs);
   const workDir = join(config.workDir ?? tmpdir(), `dw-host-${identity.workerId}`);
   let gate: ClaimGate | null = null;
   const engine = new DockerEngine(undefined, (failure) => {
@@ -44,6 +59,7 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
     gate?.invalidate();
   });
   await cleanLeftovers(engine, workDir, identity.workerId, log);
+  await startupChecks(engine, workDir, config, log, options.runner?.capabilities);
   const interactive = openInteractive(config, { workDir, local: false, warn: (message) => log.warn(message) });
   const devices = openDevicePool(
     config,
@@ -67,6 +83,15 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
   const lifecycle = new Lifecycle({ graceMs: config.shutdownGraceSeconds * 1000 });
   const halt = new AbortController();
   let pulse: PulseListener | null = null;
+  const operations = new HostOperations({
+    config,
+    workerId: identity.workerId,
+    engine,
+    lifecycle,
+    log,
+    pulseConsuming: () => (pulse ? pulse.connected : null),
+  });
+  options.runner?.bind({ lifecycle, credentials, log });
   gate = claimGate(engine, workDir, config, identity.workerId, () => scheduler.runningTaskIds(), caches, log);
   const scheduler: Scheduler = new Scheduler({
     gate,
@@ -77,33 +102,42 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
     claimContext: { worker, queue, signal: halt.signal },
     pulseHealthy: () => pulse?.connected ?? false,
     safetyPollMs: config.pulseSafetyPollSeconds * 1000,
-    runTask: (claimed, signal) => runTask(claimed, signal).finally(() => devices.release(claimed)),
+    onClaimed: (claims, ms) => operations.claimed(claims, ms),
+    onTasksChanged: (held) => operations.tasksChanged(held),
+    runTask: (claimed, signal, runEnded) => runTask(claimed, signal, runEnded).finally(() => devices.release(claimed)),
     onClaimError: (error, trigger) => {
       if (codeOf(error) === 'DW_CREDENTIALS_REFUSED') {
         lifecycle.requestStop({ reason: 'credentials-refused', tasks: 'finish', detail: messageOf(error) });
+        options.runner?.reportError('worker credentials refused', messageOf(error));
         return 'fatal';
       }
       log.warn({ err: error, trigger }, 'claimWork failed; backing off');
       return 'retry';
     },
-    onTaskError: (claimed, error) => log.error({ taskId: claimed.taskId, err: error }, 'task runner failed'),
+    onTaskError: (claimed, error) => {
+      log.error({ taskId: claimed.taskId, err: error }, 'task runner failed');
+      options.runner?.reportError('task runner failed', messageOf(error), { taskId: claimed.taskId });
+    },
   });
   const runTask = taskRunner({
     config,
     steps,
+    timeline: taskTimelines(operations.metrics, (claimed) => operations.claimMsOf(claimed)),
     rootUrl: identity.rootUrl,
     functions,
     worker,
     queue,
     engine,
     credentials: runs,
-    expandScopes: scopeExpander({ rootUrl: identity.rootUrl, workerCredentials: () => identity.credentials }),
+    expandScopes: scopeExpander({ rootUrl: identity.rootUrl, workerCredentials: () => credentials.current }),
     workDir,
     log,
     halt: halt.signal,
     abort: (taskId, runId, reason) => scheduler.abort(taskId, runId, reason),
   });
-  pulse = config.pulseUrl ? startPulse(config.pulseUrl, worker, scheduler, runs, log) : null;
+  pulse = config.pulseUrl
+    ? startPulse(config.pulseUrl, worker, scheduler, runs, log, (taskId) => operations.pendingSeen(taskId))
+    : null;
   if (!pulse)
     log.info('no pulseUrl: claiming by claimWork long-poll only; cancellation is noticed at the next reclaim');
   const shutdown = handleSignals(lifecycle, scheduler, halt, config.shutdownGraceSeconds, log);
@@ -111,6 +145,7 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
     stopClaiming: () => scheduler.stopClaiming(),
     abortTasks: () => scheduler.abortAll({ kind: 'worker-shutdown' }),
   });
+  await operations.start(scheduler);
   log.info({ capacity: config.capacity, pulse: Boolean(pulse) }, 'dw-host started');
   try {
     await scheduler.pollUntilStopped();
@@ -124,11 +159,14 @@ export async function runHost(config: WorkerConfig, functions: StageFunctions): 
   } finally {
     await pulse?.stop();
     shutdown.dispose();
+    await operations.close();
     await interactive?.close();
     await rm(workDir, { recursive: true, force: true });
   }
   lifecycle.stopped();
-  log.info('dw-host stopped');
+  log.info({ reason: lifecycle.stopRequest?.reason }, 'dw-host stopped');
+  // Idle: the machine is of no more use; worker-runner removes the worker (dynamic pools).
+  if (lifecycle.stopRequest?.reason === 'idle') options.runner?.shutdown();
   if (scheduler.fatalError) throw new HostStartError(messageOf(scheduler.fatalError).split('\n')[0]);
   return 0;
 }
@@ -189,10 +227,14 @@ function workerIdentityOf(config: WorkerConfig, identity: HostIdentity): WorkerI
   };
 }
 
-function queueOf(identity: HostIdentity, runs: TaskCredentialsRegistry): TaskclusterQueue {
+function queueOf(
+  identity: HostIdentity,
+  workerCredentials: () => Credentials,
+  runs: TaskCredentialsRegistry,
+): TaskclusterQueue {
   return new TaskclusterQueue({
     rootUrl: identity.rootUrl,
-    workerCredentials: () => identity.credentials,
+    workerCredentials,
     workerPoolId: `${identity.provisionerId}/${identity.workerType}`,
     workerGroup: identity.workerGroup,
     workerId: identity.workerId,

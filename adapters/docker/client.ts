@@ -39,6 +39,8 @@ export interface DockerClient {
   ping(): Promise<void>;
   /** GET /info: the engine's facts (DockerRootDir, ServerVersion…). */
   info(): Promise<Record<string, unknown>>;
+  /** GET /version: the engine's version and API version (the host's start-up line). */
+  version(): Promise<{ Version: string; ApiVersion: string }>;
 }
 
 export interface DiskUsage {
@@ -97,6 +99,7 @@ export function dockerClient(): DockerClient {
     getContainer: (id) => new ContainerClass(modem, id),
     ping: () => dial(modem, { path: '/_ping', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
     info: () => dial(modem, { path: '/info', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
+    version: () => dial(modem, { path: '/version', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
     // As dockerode's Docker.prototype.listContainers.
     listContainers: (options) =>
       new Promise((resolve, reject) =>

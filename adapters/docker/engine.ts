@@ -55,6 +55,12 @@ export class DockerEngine implements ContainerEngine {
     return typeof root === 'string' ? root : null;
   }
 
+  /** The engine's version and API version, for the host's start-up line. */
+  async version(): Promise<{ version: string; apiVersion: string }> {
+    const { Version, ApiVersion } = await this.#docker.version();
+    return { version: Version, apiVersion: ApiVersion };
+  }
+
   async imageId(name: string): Promise<string | null> {
     try {
       return (await this.#docker.getImage(name).inspect()).Id;

@@ -18,8 +18,8 @@ export interface PulseIdentity {
 }
 
 export interface PulseEvents {
-  /** Some task of the pool may be pending. */
-  onPending(): void;
+  /** Some task of the pool may be pending (`taskId`, as the message says; for the metrics). */
+  onPending(taskId?: string): void;
   /** A run on this host was resolved as exception (canceled, claim-expired, deadline-exceeded...). */
   onException(taskId: string, runId: number, reasonResolved: string): void;
   /** `connected` false at once when hints may have stopped, with why; true once subscribed again. */
@@ -134,7 +134,7 @@ export class PulseListener {
   #dispatch(exchange: string, routingKey: string, body: Buffer): void {
     const message = readMessage(exchange, routingKey, body);
     if (message.kind === 'pending') {
-      this.#events.onPending();
+      this.#events.onPending(message.taskId);
       return;
     }
     if (message.warning) this.#events.onWarning(message.warning);

@@ -4,8 +4,8 @@ export const TASK_PENDING = 'exchange/taskcluster-queue/v1/task-pending';
 export const TASK_EXCEPTION = 'exchange/taskcluster-queue/v1/task-exception';
 
 export type PulseMessage =
-  /** Some task of the pool may be pending. */
-  | { readonly kind: 'pending' }
+  /** Some task of the pool may be pending: this one (from the routing key), if it says. */
+  | { readonly kind: 'pending'; readonly taskId?: string }
   /** A run on this host was resolved as exception; `warning` when the body could not be read. */
   | {
       readonly kind: 'exception';
@@ -19,7 +19,10 @@ export type PulseMessage =
 
 /** Routing keys are `primary.taskId.runId.workerGroup.workerId.provisionerId.workerType.schedulerId.taskGroupId.reserved`. */
 export function readMessage(exchange: string, routingKey: string, body: Buffer): PulseMessage {
-  if (exchange === TASK_PENDING) return { kind: 'pending' };
+  if (exchange === TASK_PENDING) {
+    const taskId = routingKey.split('.')[1];
+    return taskId ? { kind: 'pending', taskId } : { kind: 'pending' };
+  }
   if (exchange !== TASK_EXCEPTION) return { kind: 'unreadable', warning: `Pulse message from unbound ${exchange}` };
   const [, taskId = '', runIdWord = ''] = routingKey.split('.');
   const runId = Number(runIdWord);

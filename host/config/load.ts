@@ -3,6 +3,7 @@
 // schema (an unknown key or a wrong type stops start-up with one line naming it), then frozen.
 import { readFileSync } from 'node:fs';
 import { bool, cleanEnv, json, num, str } from 'envalid';
+import { type ConfigFormat, fromRunnerConfig } from './runner-keys.ts';
 import { type ConfigEntry, configEntries } from './schema.ts';
 import type { HostIdentity, WorkerConfig } from './worker-config.ts';
 import validateConfig, { type AjvError } from './worker-config-validator.generated.js';
@@ -15,12 +16,14 @@ export interface ConfigSources {
   /** The config file, if any (`--config`; else DW_CONFIG_FILE from `env`). */
   readonly file?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
+  /** Written by worker-runner: its own keys are mapped onto dw-host's first (runner-keys.ts). */
+  readonly format?: ConfigFormat;
 }
 
 export function loadWorkerConfig(sources: ConfigSources = {}): WorkerConfig {
   const env = sources.env ?? process.env;
   const file = sources.file ?? (env['DW_CONFIG_FILE'] || undefined);
-  const config = file === undefined ? {} : readConfigFile(file);
+  const config = file === undefined ? {} : fromRunnerConfig(readConfigFile(file), sources.format ?? 'dw-host');
   const fromEnv = applyEnvironment(config, env);
   if (!validateConfig(config)) {
     const problems = (validateConfig.errors ?? []).map((error) => describe(error, fromEnv));

@@ -5,7 +5,7 @@ const require = createRequire(import.meta.url);
 "use strict";
 export const validate = validate0;
 export default validate0;
-const schema0 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"dw-host/worker-config.json","title":"dw-host worker config","description":"The worker config file (dw-host --config FILE, or DW_CONFIG_FILE). Keys are docker-worker's where docker-worker had the setting (its config.yml, reference §8.1); x-env names the environment variable that overrides a key. Every key is optional in the file; the Taskcluster host needs the identity and credentials keys from the file or the environment.","type":"object","additionalProperties":false,"properties":{"rootUrl":{"type":"string","pattern":"^https?://","description":"root URL of the Taskcluster deployment","x-env":"TASKCLUSTER_ROOT_URL"},"taskcluster":{"type":"object","additionalProperties":false,"description":"the worker's own credentials (claimWork, expandScopes); never given to a task","default":{},"properties":{"clientId":{"type":"string","minLength":1,"description":"the worker's client id","x-env":"TASKCLUSTER_CLIENT_ID"},"accessToken":{"type":"string","minLength":1,"description":"the worker's access token","x-env":"TASKCLUSTER_ACCESS_TOKEN"},"certificate":{"type":"string","description":"certificate of temporary worker credentials","x-env":"TASKCLUSTER_CERTIFICATE"}}},"workerPoolId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}/[a-zA-Z0-9_-]{1,38}$","description":"provisionerId/workerType of the pool this host serves (or give provisionerId and workerType)","x-env":"DW_WORKER_POOL_ID"},"provisionerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's provisionerId, as worker-runner writes it"},"workerType":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's workerType, as worker-runner writes it"},"workerGroup":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker group","x-env":"DW_WORKER_GROUP"},"workerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker id","x-env":"DW_WORKER_ID"},"capacity":{"type":"integer","minimum":1,"maximum":32,"default":1,"description":"tasks run at once","x-env":"DW_CAPACITY"},"instanceType":{"type":"string","default":"unknown","description":"TASKCLUSTER_INSTANCE_TYPE of tasks and the log header","x-env":"DW_INSTANCE_TYPE"},"publicIp":{"type":"string","description":"TASKCLUSTER_PUBLIC_IP of tasks and the log header","x-env":"DW_PUBLIC_IP"},"workerLocation":{"type":"string","description":"TASKCLUSTER_WORKER_LOCATION of tasks (JSON text)","x-env":"DW_WORKER_LOCATION"},"pulseUrl":{"type":"string","pattern":"^(amqps?://[^@/]+@[^/]+(/.*)?)?$","default":"","description":"amqp[s]://user:password@host:port/vhost for task-pending hints and cancellations; empty: claimWork long-poll only","x-env":"DW_PULSE_URL"},"pulseSafetyPollSeconds":{"type":"number","exclusiveMinimum":0,"default":30,"description":"with Pulse connected, how often a claimWork long-poll runs anyway, for lost messages","x-env":"DW_PULSE_SAFETY_POLL_SECONDS"},"artifactStorage":{"type":"string","enum":["object","s3"],"default":"object","description":"how artifacts are stored: the object service, or legacy s3","x-env":"DW_ARTIFACT_STORAGE"},"shutdownGraceSeconds":{"type":"number","minimum":0,"default":300,"description":"on SIGTERM, how long running tasks may go on before they end as worker-shutdown","x-env":"DW_SHUTDOWN_GRACE_SECONDS"},"workDir":{"type":"string","minLength":1,"description":"where task logs and artifacts are spooled (default: the system's temporary directory)","x-env":"DW_WORK_DIR"},"stateDir":{"type":"string","minLength":1,"default":"/var/lib/dw-host","description":"what survives a restart: image use records (the caches' index lives in cache.volumeCachePath)","x-env":"DW_STATE_DIR"},"logLevel":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"operator log level","x-env":"DW_LOG_LEVEL"},"capacityManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"diskspaceThreshold":{"type":"integer","minimum":0,"default":10737418240,"description":"bytes: below this much free space in workDir or Docker's data root the host does not claim","x-env":"DW_MIN_FREE_DISK_MB","x-env-unit":1048576}}},"registries":{"type":"object","default":{},"description":"registry host, or host/user, to {username, password}: credentials for pulls from it; a task using them needs docker-worker:image:<repository>:<tag>","additionalProperties":{"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string"}}},"x-env":"DW_REGISTRIES"},"dockerConfig":{"type":"object","additionalProperties":false,"default":{},"properties":{"defaultRegistry":{"type":"string","default":"registry.hub.docker.com","description":"the registry of user/image names, for matching registries' credentials"},"maxAttempts":{"type":"integer","minimum":1,"default":5,"description":"tries of a registry pull or task-image download"},"delayFactor":{"type":"number","minimum":0,"default":15000,"description":"ms: retry n waits 2^(n-1) × delayFactor, randomised"},"randomizationFactor":{"type":"number","minimum":0,"maximum":1,"default":0.25,"description":"± fraction of randomness of those waits"},"allowPrivileged":{"type":"boolean","default":false,"description":"offer capabilities.privileged, to tasks with docker-worker:capability:privileged[:<provisionerId>/<workerType>]"},"allowDisableSeccomp":{"type":"boolean","default":false,"description":"offer capabilities.disableSeccomp (d2g's switch), to tasks with docker-worker:capability:disableSeccomp[:<provisionerId>/<workerType>]"}}},"taskLimits":{"type":"object","additionalProperties":false,"default":{},"description":"limits of each task's container; none by default, as docker-worker","properties":{"memoryMiB":{"type":"integer","minimum":6,"description":"memory (swap included) in MiB; a task the kernel kills for memory fails with 'Task ran out of memory'"},"cpus":{"type":"number","exclusiveMinimum":0,"description":"CPUs (fractions allowed), as docker run --cpus"},"pids":{"type":"integer","minimum":1,"description":"processes and threads at once"}}},"host":{"type":"string","minLength":1,"default":"localhost","description":"this worker's public host name (worker-runner's public-hostname): live log URLs and the interactive shell's socket URL name it","x-env":"DW_PUBLIC_HOSTNAME"},"ssl":{"type":"object","additionalProperties":false,"default":{},"description":"TLS certificate and key files (PEM): the live log is served over HTTPS when both are given; and interactive.ssl","properties":{"certificate":{"type":"string","minLength":1,"description":"certificate chain file, valid for `host`"},"key":{"type":"string","minLength":1,"description":"private key file"}}},"interactive":{"type":"object","additionalProperties":false,"default":{},"description":"features.interactive: a shell in the task's container over a WebSocket (generic-worker's v2 protocol, as the Taskcluster UI speaks it)","properties":{"port":{"type":"integer","minimum":0,"maximum":65535,"default":0,"description":"TCP port of the shell server, opened at the first interactive task (0: any free port)"},"ssl":{"type":"boolean","default":false,"description":"wss:// with ssl.certificate and ssl.key (the UI's https page needs it)"},"minTime":{"type":"number","minimum":0,"default":180,"description":"seconds after the task starts during which its container is kept after the command ends"},"expirationAfterSession":{"type":"number","minimum":0,"default":900,"description":"seconds the container is kept after the last shell session closes"},"artifactName":{"type":"string","minLength":1,"default":"private/docker-worker/shell.html","description":"name of the shell.html reference artifact (one ending in / is a directory, docker-worker's form)"},"busybox":{"type":"string","minLength":1,"default":"/bin/busybox","description":"a statically linked busybox (Debian's busybox-static), mounted into interactive tasks for the keep-alive wrapper and the fallback shell"}}},"logging":{"type":"object","additionalProperties":false,"default":{},"properties":{"liveLogPort":{"type":"integer","minimum":0,"maximum":65535,"default":0,"description":"TCP port of the live log server (all interfaces), opened at the first task; URLs name `host` and this port (0: any free port, as docker-worker's random host port)","x-env":"DW_LIVE_LOG_PORT"}}},"ed25519SigningKeyLocation":{"type":"string","minLength":1,"default":"/etc/docker-worker-ed25519-cot-signing-key.key","description":"chain of trust signing key: base64 of a 64-byte ed25519 (tweetnacl) secret key, docker-worker's format; without a usable one, tasks asking for chainOfTrust are refused","x-env":"DW_COT_SIGNING_KEY"},"garbageCollection":{"type":"object","additionalProperties":false,"default":{},"properties":{"imageDiskBudget":{"type":"integer","minimum":0,"description":"bytes of Docker image disk use above which images dw-host fetched are removed, least recently used first (never one a running task uses); unset: never","x-env":"DW_IMAGE_DISK_BUDGET_MB","x-env-unit":1048576}}},"artifacts":{"type":"object","additionalProperties":false,"default":{},"properties":{"maxFileBytes":{"type":"integer","minimum":0,"description":"a payload artifact file larger than this becomes an error artifact too-large-file-on-worker without being read; unset: no limit","x-env":"DW_MAX_ARTIFACT_MB","x-env-unit":1048576}}},"cache":{"type":"object","additionalProperties":false,"default":{},"properties":{"volumeCachePath":{"type":"string","minLength":1,"default":"/mnt/var/cache/docker-worker","description":"where volume caches live (index.json, instances/<id>/, lock); one dw-host process per path","x-env":"DW_CACHE_DIR"}}},"restrictCPU":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset), as deviceManagement.cpu.enabled"},"deviceManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"devicePath":{"type":"string","minLength":1,"default":"/dev","description":"where device nodes are found at start-up (video<N>, snd/controlC<N>, kvm, shm, nvidiactl); each is mapped into containers at its path under /dev","x-env":"DW_DEVICE_PATH"},"loopbackVideo":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease a v4l2loopback video device (video<N>) to tasks asking capabilities.devices.loopbackVideo"}}},"loopbackAudio":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease an snd-aloop sound card (snd/controlC<N> and its PCM nodes) to tasks asking capabilities.devices.loopbackAudio"}}},"kvm":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"share /dev/kvm with tasks asking capabilities.devices.kvm"}}},"hostSharedMemory":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"bind the host's /dev/shm into tasks asking capabilities.devices.hostSharedMemory"}}},"cpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset); tasks are claimed only while a CPU is free"}}},"gpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"deviceIds":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"NVIDIA GPUs (index or UUID) given one per task (the engine's DeviceRequests); tasks are claimed only while one is free; empty: none"}}}}},"features":{"type":"object","additionalProperties":false,"default":{},"description":"which payload features this worker offers (docker-worker's features.<name>.enabled)","properties":{"localLiveLog":{"$ref":"#/definitions/feature"},"artifacts":{"$ref":"#/definitions/feature"},"bulkLog":{"$ref":"#/definitions/feature"},"allowPtrace":{"$ref":"#/definitions/feature"},"interactive":{"$ref":"#/definitions/feature"}}}},"definitions":{"feature":{"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}}}};
+const schema0 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"dw-host/worker-config.json","title":"dw-host worker config","description":"The worker config file (dw-host --config FILE, or DW_CONFIG_FILE). Keys are docker-worker's where docker-worker had the setting (its config.yml, reference §8.1); x-env names the environment variable that overrides a key. Every key is optional in the file; the Taskcluster host needs the identity and credentials keys from the file or the environment.","type":"object","additionalProperties":false,"properties":{"rootUrl":{"type":"string","pattern":"^https?://","description":"root URL of the Taskcluster deployment","x-env":"TASKCLUSTER_ROOT_URL"},"taskcluster":{"type":"object","additionalProperties":false,"description":"the worker's own credentials (claimWork, expandScopes); never given to a task","default":{},"properties":{"clientId":{"type":"string","minLength":1,"description":"the worker's client id","x-env":"TASKCLUSTER_CLIENT_ID"},"accessToken":{"type":"string","minLength":1,"description":"the worker's access token","x-env":"TASKCLUSTER_ACCESS_TOKEN"},"certificate":{"type":"string","description":"certificate of temporary worker credentials","x-env":"TASKCLUSTER_CERTIFICATE"}}},"workerPoolId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}/[a-zA-Z0-9_-]{1,38}$","description":"provisionerId/workerType of the pool this host serves (or give provisionerId and workerType)","x-env":"DW_WORKER_POOL_ID"},"provisionerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's provisionerId, as worker-runner writes it"},"workerType":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's workerType, as worker-runner writes it"},"workerGroup":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker group","x-env":"DW_WORKER_GROUP"},"workerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker id","x-env":"DW_WORKER_ID"},"capacity":{"type":"integer","minimum":1,"maximum":32,"default":1,"description":"tasks run at once","x-env":"DW_CAPACITY"},"instanceType":{"type":"string","default":"unknown","description":"TASKCLUSTER_INSTANCE_TYPE of tasks and the log header","x-env":"DW_INSTANCE_TYPE"},"publicIp":{"type":"string","description":"TASKCLUSTER_PUBLIC_IP of tasks and the log header","x-env":"DW_PUBLIC_IP"},"workerLocation":{"type":"string","description":"TASKCLUSTER_WORKER_LOCATION of tasks (JSON text)","x-env":"DW_WORKER_LOCATION"},"pulseUrl":{"type":"string","pattern":"^(amqps?://[^@/]+@[^/]+(/.*)?)?$","default":"","description":"amqp[s]://user:password@host:port/vhost for task-pending hints and cancellations; empty: claimWork long-poll only","x-env":"DW_PULSE_URL"},"pulseSafetyPollSeconds":{"type":"number","exclusiveMinimum":0,"default":30,"description":"with Pulse connected, how often a claimWork long-poll runs anyway, for lost messages","x-env":"DW_PULSE_SAFETY_POLL_SECONDS"},"artifactStorage":{"type":"string","enum":["object","s3"],"default":"object","description":"how artifacts are stored: the object service, or legacy s3","x-env":"DW_ARTIFACT_STORAGE"},"shutdownGraceSeconds":{"type":"number","minimum":0,"default":300,"description":"on SIGTERM, how long running tasks may go on before they end as worker-shutdown","x-env":"DW_SHUTDOWN_GRACE_SECONDS"},"workDir":{"type":"string","minLength":1,"description":"where task logs and artifacts are spooled (default: the system's temporary directory)","x-env":"DW_WORK_DIR"},"stateDir":{"type":"string","minLength":1,"default":"/var/lib/dw-host","description":"what survives a restart: image use records (the caches' index lives in cache.volumeCachePath)","x-env":"DW_STATE_DIR"},"metricsPort":{"type":"integer","minimum":0,"maximum":65535,"description":"TCP port of the Prometheus metrics (/metrics) and health (/health, /ready) server, on every interface; 0: any free port (said in the operator log); unset: no server","x-env":"DW_METRICS_PORT"},"shutdown":{"type":"object","additionalProperties":false,"default":{},"description":"idle shutdown (docker-worker's): after afterIdleSeconds without a task the host stops claiming, tells worker-runner `shutdown` and exits 0","properties":{"enabled":{"type":"boolean","default":false,"description":"stop when idle (docker-worker defaulted to true; dw-host also serves permanent pools)","x-env":"DW_SHUTDOWN_WHEN_IDLE"},"afterIdleSeconds":{"type":"number","minimum":0,"default":300,"description":"seconds without a running task before an idle host stops","x-env":"DW_SHUTDOWN_AFTER_IDLE_SECONDS"}}},"logLevel":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"operator log level","x-env":"DW_LOG_LEVEL"},"capacityManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"diskspaceThreshold":{"type":"integer","minimum":0,"default":10737418240,"description":"bytes: below this much free space in workDir or Docker's data root the host does not claim","x-env":"DW_MIN_FREE_DISK_MB","x-env-unit":1048576}}},"registries":{"type":"object","default":{},"description":"registry host, or host/user, to {username, password}: credentials for pulls from it; a task using them needs docker-worker:image:<repository>:<tag>","additionalProperties":{"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string"}}},"x-env":"DW_REGISTRIES"},"dockerConfig":{"type":"object","additionalProperties":false,"default":{},"properties":{"defaultRegistry":{"type":"string","default":"registry.hub.docker.com","description":"the registry of user/image names, for matching registries' credentials"},"maxAttempts":{"type":"integer","minimum":1,"default":5,"description":"tries of a registry pull or task-image download"},"delayFactor":{"type":"number","minimum":0,"default":15000,"description":"ms: retry n waits 2^(n-1) × delayFactor, randomised"},"randomizationFactor":{"type":"number","minimum":0,"maximum":1,"default":0.25,"description":"± fraction of randomness of those waits"},"allowPrivileged":{"type":"boolean","default":false,"description":"offer capabilities.privileged, to tasks with docker-worker:capability:privileged[:<provisionerId>/<workerType>]"},"allowDisableSeccomp":{"type":"boolean","default":false,"description":"offer capabilities.disableSeccomp (d2g's switch), to tasks with docker-worker:capability:disableSeccomp[:<provisionerId>/<workerType>]"}}},"taskLimits":{"type":"object","additionalProperties":false,"default":{},"description":"limits of each task's container; none by default, as docker-worker","properties":{"memoryMiB":{"type":"integer","minimum":6,"description":"memory (swap included) in MiB; a task the kernel kills for memory fails with 'Task ran out of memory'"},"cpus":{"type":"number","exclusiveMinimum":0,"description":"CPUs (fractions allowed), as docker run --cpus"},"pids":{"type":"integer","minimum":1,"description":"processes and threads at once"}}},"host":{"type":"string","minLength":1,"default":"localhost","description":"this worker's public host name (worker-runner's public-hostname): live log URLs and the interactive shell's socket URL name it","x-env":"DW_PUBLIC_HOSTNAME"},"ssl":{"type":"object","additionalProperties":false,"default":{},"description":"TLS certificate and key files (PEM): the live log is served over HTTPS when both are given; and interactive.ssl","properties":{"certificate":{"type":"string","minLength":1,"description":"certificate chain file, valid for `host`"},"key":{"type":"string","minLength":1,"description":"private key file"}}},"interactive":{"type":"object","additionalProperties":false,"default":{},"description":"features.interactive: a shell in the task's container over a WebSocket (generic-worker's v2 protocol, as the Taskcluster UI speaks it)","properties":{"port":{"type":"integer","minimum":0,"maximum":65535,"default":0,"description":"TCP port of the shell server, opened at the first interactive task (0: any free port)"},"ssl":{"type":"boolean","default":false,"description":"wss:// with ssl.certificate and ssl.key (the UI's https page needs it)"},"minTime":{"type":"number","minimum":0,"default":180,"description":"seconds after the task starts during which its container is kept after the command ends"},"expirationAfterSession":{"type":"number","minimum":0,"default":900,"description":"seconds the container is kept after the last shell session closes"},"artifactName":{"type":"string","minLength":1,"default":"private/docker-worker/shell.html","description":"name of the shell.html reference artifact (one ending in / is a directory, docker-worker's form)"},"busybox":{"type":"string","minLength":1,"default":"/bin/busybox","description":"a statically linked busybox (Debian's busybox-static), mounted into interactive tasks for the keep-alive wrapper and the fallback shell"}}},"logging":{"type":"object","additionalProperties":false,"default":{},"properties":{"liveLogPort":{"type":"integer","minimum":0,"maximum":65535,"default":0,"description":"TCP port of the live log server (all interfaces), opened at the first task; URLs name `host` and this port (0: any free port, as docker-worker's random host port)","x-env":"DW_LIVE_LOG_PORT"}}},"ed25519SigningKeyLocation":{"type":"string","minLength":1,"default":"/etc/docker-worker-ed25519-cot-signing-key.key","description":"chain of trust signing key: base64 of a 64-byte ed25519 (tweetnacl) secret key, docker-worker's format; without a usable one, tasks asking for chainOfTrust are refused","x-env":"DW_COT_SIGNING_KEY"},"garbageCollection":{"type":"object","additionalProperties":false,"default":{},"properties":{"interval":{"type":"integer","minimum":1000,"default":60000,"description":"ms between sweeps of containers this worker created (labelled with its worker id) that no running task owns"},"imageDiskBudget":{"type":"integer","minimum":0,"description":"bytes of Docker image disk use above which images dw-host fetched are removed, least recently used first (never one a running task uses); unset: never","x-env":"DW_IMAGE_DISK_BUDGET_MB","x-env-unit":1048576}}},"artifacts":{"type":"object","additionalProperties":false,"default":{},"properties":{"maxFileBytes":{"type":"integer","minimum":0,"description":"a payload artifact file larger than this becomes an error artifact too-large-file-on-worker without being read; unset: no limit","x-env":"DW_MAX_ARTIFACT_MB","x-env-unit":1048576}}},"cache":{"type":"object","additionalProperties":false,"default":{},"properties":{"volumeCachePath":{"type":"string","minLength":1,"default":"/mnt/var/cache/docker-worker","description":"where volume caches live (index.json, instances/<id>/, lock); one dw-host process per path","x-env":"DW_CACHE_DIR"}}},"restrictCPU":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset), as deviceManagement.cpu.enabled"},"deviceManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"devicePath":{"type":"string","minLength":1,"default":"/dev","description":"where device nodes are found at start-up (video<N>, snd/controlC<N>, kvm, shm, nvidiactl); each is mapped into containers at its path under /dev","x-env":"DW_DEVICE_PATH"},"loopbackVideo":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease a v4l2loopback video device (video<N>) to tasks asking capabilities.devices.loopbackVideo"}}},"loopbackAudio":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease an snd-aloop sound card (snd/controlC<N> and its PCM nodes) to tasks asking capabilities.devices.loopbackAudio"}}},"kvm":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"share /dev/kvm with tasks asking capabilities.devices.kvm"}}},"hostSharedMemory":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"bind the host's /dev/shm into tasks asking capabilities.devices.hostSharedMemory"}}},"cpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset); tasks are claimed only while a CPU is free"}}},"gpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"deviceIds":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"NVIDIA GPUs (index or UUID) given one per task (the engine's DeviceRequests); tasks are claimed only while one is free; empty: none"}}}}},"features":{"type":"object","additionalProperties":false,"default":{},"description":"which payload features this worker offers (docker-worker's features.<name>.enabled)","properties":{"localLiveLog":{"$ref":"#/definitions/feature"},"artifacts":{"$ref":"#/definitions/feature"},"bulkLog":{"$ref":"#/definitions/feature"},"allowPtrace":{"$ref":"#/definitions/feature"},"interactive":{"$ref":"#/definitions/feature"}}}},"definitions":{"feature":{"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}}}};
 const schema1 = {"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}};
 const func0 = Object.prototype.hasOwnProperty;
 const func1 = require("ajv/dist/runtime/ucs2length").default;
@@ -42,6 +42,9 @@ data.shutdownGraceSeconds = 300;
 }
 if(data.stateDir === undefined){
 data.stateDir = "/var/lib/dw-host";
+}
+if(data.shutdown === undefined){
+data.shutdown = {};
 }
 if(data.logLevel === undefined){
 data.logLevel = "info";
@@ -545,9 +548,10 @@ vErrors.push(err37);
 }
 errors++;
 }
-let data20 = data.logLevel;
-if(typeof data20 !== "string"){
-const err38 = {instancePath:instancePath+"/logLevel",schemaPath:"#/properties/logLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.metricsPort !== undefined){
+let data20 = data.metricsPort;
+if(!((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20)))){
+const err38 = {instancePath:instancePath+"/metricsPort",schemaPath:"#/properties/metricsPort/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -556,8 +560,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(!((((data20 === "debug") || (data20 === "info")) || (data20 === "warn")) || (data20 === "error"))){
-const err39 = {instancePath:instancePath+"/logLevel",schemaPath:"#/properties/logLevel/enum",keyword:"enum",params:{allowedValues: schema0.properties.logLevel.enum},message:"must be equal to one of the allowed values"};
+if(typeof data20 == "number"){
+if(data20 > 65535 || isNaN(data20)){
+const err39 = {instancePath:instancePath+"/metricsPort",schemaPath:"#/properties/metricsPort/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -566,14 +571,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-let data21 = data.capacityManagement;
-if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
-if(data21.diskspaceThreshold === undefined){
-data21.diskspaceThreshold = 10737418240;
-}
-for(const key2 in data21){
-if(!(key2 === "diskspaceThreshold")){
-const err40 = {instancePath:instancePath+"/capacityManagement",schemaPath:"#/properties/capacityManagement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data20 < 0 || isNaN(data20)){
+const err40 = {instancePath:instancePath+"/metricsPort",schemaPath:"#/properties/metricsPort/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -583,9 +582,18 @@ vErrors.push(err40);
 errors++;
 }
 }
-let data22 = data21.diskspaceThreshold;
-if(!((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22)))){
-const err41 = {instancePath:instancePath+"/capacityManagement/diskspaceThreshold",schemaPath:"#/properties/capacityManagement/properties/diskspaceThreshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+let data21 = data.shutdown;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+if(data21.enabled === undefined){
+data21.enabled = false;
+}
+if(data21.afterIdleSeconds === undefined){
+data21.afterIdleSeconds = 300;
+}
+for(const key2 in data21){
+if(!((key2 === "enabled") || (key2 === "afterIdleSeconds"))){
+const err41 = {instancePath:instancePath+"/shutdown",schemaPath:"#/properties/shutdown/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -594,9 +602,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(typeof data22 == "number"){
-if(data22 < 0 || isNaN(data22)){
-const err42 = {instancePath:instancePath+"/capacityManagement/diskspaceThreshold",schemaPath:"#/properties/capacityManagement/properties/diskspaceThreshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(typeof data21.enabled !== "boolean"){
+const err42 = {instancePath:instancePath+"/shutdown/enabled",schemaPath:"#/properties/shutdown/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -605,10 +613,10 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-}
-else {
-const err43 = {instancePath:instancePath+"/capacityManagement",schemaPath:"#/properties/capacityManagement/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data23 = data21.afterIdleSeconds;
+if(typeof data23 == "number"){
+if(data23 < 0 || isNaN(data23)){
+const err43 = {instancePath:instancePath+"/shutdown/afterIdleSeconds",schemaPath:"#/properties/shutdown/properties/afterIdleSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -617,13 +625,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-let data23 = data.registries;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-for(const key3 in data23){
-let data24 = data23[key3];
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-if(data24.username === undefined){
-const err44 = {instancePath:instancePath+"/registries/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/registries/additionalProperties/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'"};
+}
+else {
+const err44 = {instancePath:instancePath+"/shutdown/afterIdleSeconds",schemaPath:"#/properties/shutdown/properties/afterIdleSeconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -632,8 +636,9 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(data24.password === undefined){
-const err45 = {instancePath:instancePath+"/registries/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/registries/additionalProperties/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'"};
+}
+else {
+const err45 = {instancePath:instancePath+"/shutdown",schemaPath:"#/properties/shutdown/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -642,9 +647,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data24.username !== undefined){
-if(typeof data24.username !== "string"){
-const err46 = {instancePath:instancePath+"/registries/" + key3.replace(/~/g, "~0").replace(/\//g, "~1")+"/username",schemaPath:"#/properties/registries/additionalProperties/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data24 = data.logLevel;
+if(typeof data24 !== "string"){
+const err46 = {instancePath:instancePath+"/logLevel",schemaPath:"#/properties/logLevel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -653,10 +658,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-}
-if(data24.password !== undefined){
-if(typeof data24.password !== "string"){
-const err47 = {instancePath:instancePath+"/registries/" + key3.replace(/~/g, "~0").replace(/\//g, "~1")+"/password",schemaPath:"#/properties/registries/additionalProperties/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((((data24 === "debug") || (data24 === "info")) || (data24 === "warn")) || (data24 === "error"))){
+const err47 = {instancePath:instancePath+"/logLevel",schemaPath:"#/properties/logLevel/enum",keyword:"enum",params:{allowedValues: schema0.properties.logLevel.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -665,10 +668,14 @@ vErrors.push(err47);
 }
 errors++;
 }
+let data25 = data.capacityManagement;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.diskspaceThreshold === undefined){
+data25.diskspaceThreshold = 10737418240;
 }
-}
-else {
-const err48 = {instancePath:instancePath+"/registries/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/registries/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key3 in data25){
+if(!(key3 === "diskspaceThreshold")){
+const err48 = {instancePath:instancePath+"/capacityManagement",schemaPath:"#/properties/capacityManagement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -678,9 +685,9 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/registries",schemaPath:"#/properties/registries/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data26 = data25.diskspaceThreshold;
+if(!((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26)))){
+const err49 = {instancePath:instancePath+"/capacityManagement/diskspaceThreshold",schemaPath:"#/properties/capacityManagement/properties/diskspaceThreshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -689,29 +696,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-let data27 = data.dockerConfig;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(data27.defaultRegistry === undefined){
-data27.defaultRegistry = "registry.hub.docker.com";
-}
-if(data27.maxAttempts === undefined){
-data27.maxAttempts = 5;
-}
-if(data27.delayFactor === undefined){
-data27.delayFactor = 15000;
-}
-if(data27.randomizationFactor === undefined){
-data27.randomizationFactor = 0.25;
-}
-if(data27.allowPrivileged === undefined){
-data27.allowPrivileged = false;
-}
-if(data27.allowDisableSeccomp === undefined){
-data27.allowDisableSeccomp = false;
-}
-for(const key4 in data27){
-if(!((((((key4 === "defaultRegistry") || (key4 === "maxAttempts")) || (key4 === "delayFactor")) || (key4 === "randomizationFactor")) || (key4 === "allowPrivileged")) || (key4 === "allowDisableSeccomp"))){
-const err50 = {instancePath:instancePath+"/dockerConfig",schemaPath:"#/properties/dockerConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(typeof data26 == "number"){
+if(data26 < 0 || isNaN(data26)){
+const err50 = {instancePath:instancePath+"/capacityManagement/diskspaceThreshold",schemaPath:"#/properties/capacityManagement/properties/diskspaceThreshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -721,8 +708,9 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(typeof data27.defaultRegistry !== "string"){
-const err51 = {instancePath:instancePath+"/dockerConfig/defaultRegistry",schemaPath:"#/properties/dockerConfig/properties/defaultRegistry/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err51 = {instancePath:instancePath+"/capacityManagement",schemaPath:"#/properties/capacityManagement/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -731,9 +719,13 @@ vErrors.push(err51);
 }
 errors++;
 }
-let data29 = data27.maxAttempts;
-if(!((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29)))){
-const err52 = {instancePath:instancePath+"/dockerConfig/maxAttempts",schemaPath:"#/properties/dockerConfig/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data27 = data.registries;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+for(const key4 in data27){
+let data28 = data27[key4];
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+if(data28.username === undefined){
+const err52 = {instancePath:instancePath+"/registries/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/registries/additionalProperties/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -742,9 +734,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-if(typeof data29 == "number"){
-if(data29 < 1 || isNaN(data29)){
-const err53 = {instancePath:instancePath+"/dockerConfig/maxAttempts",schemaPath:"#/properties/dockerConfig/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data28.password === undefined){
+const err53 = {instancePath:instancePath+"/registries/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/registries/additionalProperties/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -753,11 +744,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-let data30 = data27.delayFactor;
-if(typeof data30 == "number"){
-if(data30 < 0 || isNaN(data30)){
-const err54 = {instancePath:instancePath+"/dockerConfig/delayFactor",schemaPath:"#/properties/dockerConfig/properties/delayFactor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data28.username !== undefined){
+if(typeof data28.username !== "string"){
+const err54 = {instancePath:instancePath+"/registries/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/username",schemaPath:"#/properties/registries/additionalProperties/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -767,8 +756,9 @@ vErrors.push(err54);
 errors++;
 }
 }
-else {
-const err55 = {instancePath:instancePath+"/dockerConfig/delayFactor",schemaPath:"#/properties/dockerConfig/properties/delayFactor/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data28.password !== undefined){
+if(typeof data28.password !== "string"){
+const err55 = {instancePath:instancePath+"/registries/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/password",schemaPath:"#/properties/registries/additionalProperties/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -777,10 +767,10 @@ vErrors.push(err55);
 }
 errors++;
 }
-let data31 = data27.randomizationFactor;
-if(typeof data31 == "number"){
-if(data31 > 1 || isNaN(data31)){
-const err56 = {instancePath:instancePath+"/dockerConfig/randomizationFactor",schemaPath:"#/properties/dockerConfig/properties/randomizationFactor/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/registries/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/registries/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -789,8 +779,10 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(data31 < 0 || isNaN(data31)){
-const err57 = {instancePath:instancePath+"/dockerConfig/randomizationFactor",schemaPath:"#/properties/dockerConfig/properties/randomizationFactor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/registries",schemaPath:"#/properties/registries/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -799,9 +791,29 @@ vErrors.push(err57);
 }
 errors++;
 }
+let data31 = data.dockerConfig;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.defaultRegistry === undefined){
+data31.defaultRegistry = "registry.hub.docker.com";
 }
-else {
-const err58 = {instancePath:instancePath+"/dockerConfig/randomizationFactor",schemaPath:"#/properties/dockerConfig/properties/randomizationFactor/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data31.maxAttempts === undefined){
+data31.maxAttempts = 5;
+}
+if(data31.delayFactor === undefined){
+data31.delayFactor = 15000;
+}
+if(data31.randomizationFactor === undefined){
+data31.randomizationFactor = 0.25;
+}
+if(data31.allowPrivileged === undefined){
+data31.allowPrivileged = false;
+}
+if(data31.allowDisableSeccomp === undefined){
+data31.allowDisableSeccomp = false;
+}
+for(const key5 in data31){
+if(!((((((key5 === "defaultRegistry") || (key5 === "maxAttempts")) || (key5 === "delayFactor")) || (key5 === "randomizationFactor")) || (key5 === "allowPrivileged")) || (key5 === "allowDisableSeccomp"))){
+const err58 = {instancePath:instancePath+"/dockerConfig",schemaPath:"#/properties/dockerConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -810,8 +822,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(typeof data27.allowPrivileged !== "boolean"){
-const err59 = {instancePath:instancePath+"/dockerConfig/allowPrivileged",schemaPath:"#/properties/dockerConfig/properties/allowPrivileged/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+if(typeof data31.defaultRegistry !== "string"){
+const err59 = {instancePath:instancePath+"/dockerConfig/defaultRegistry",schemaPath:"#/properties/dockerConfig/properties/defaultRegistry/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -820,8 +833,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(typeof data27.allowDisableSeccomp !== "boolean"){
-const err60 = {instancePath:instancePath+"/dockerConfig/allowDisableSeccomp",schemaPath:"#/properties/dockerConfig/properties/allowDisableSeccomp/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let data33 = data31.maxAttempts;
+if(!((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33)))){
+const err60 = {instancePath:instancePath+"/dockerConfig/maxAttempts",schemaPath:"#/properties/dockerConfig/properties/maxAttempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -830,9 +844,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-else {
-const err61 = {instancePath:instancePath+"/dockerConfig",schemaPath:"#/properties/dockerConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data33 == "number"){
+if(data33 < 1 || isNaN(data33)){
+const err61 = {instancePath:instancePath+"/dockerConfig/maxAttempts",schemaPath:"#/properties/dockerConfig/properties/maxAttempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -841,11 +855,11 @@ vErrors.push(err61);
 }
 errors++;
 }
-let data34 = data.taskLimits;
-if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
-for(const key5 in data34){
-if(!(((key5 === "memoryMiB") || (key5 === "cpus")) || (key5 === "pids"))){
-const err62 = {instancePath:instancePath+"/taskLimits",schemaPath:"#/properties/taskLimits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+let data34 = data31.delayFactor;
+if(typeof data34 == "number"){
+if(data34 < 0 || isNaN(data34)){
+const err62 = {instancePath:instancePath+"/dockerConfig/delayFactor",schemaPath:"#/properties/dockerConfig/properties/delayFactor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -855,10 +869,8 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data34.memoryMiB !== undefined){
-let data35 = data34.memoryMiB;
-if(!((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35)))){
-const err63 = {instancePath:instancePath+"/taskLimits/memoryMiB",schemaPath:"#/properties/taskLimits/properties/memoryMiB/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err63 = {instancePath:instancePath+"/dockerConfig/delayFactor",schemaPath:"#/properties/dockerConfig/properties/delayFactor/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -867,9 +879,10 @@ vErrors.push(err63);
 }
 errors++;
 }
+let data35 = data31.randomizationFactor;
 if(typeof data35 == "number"){
-if(data35 < 6 || isNaN(data35)){
-const err64 = {instancePath:instancePath+"/taskLimits/memoryMiB",schemaPath:"#/properties/taskLimits/properties/memoryMiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 6},message:"must be >= 6"};
+if(data35 > 1 || isNaN(data35)){
+const err64 = {instancePath:instancePath+"/dockerConfig/randomizationFactor",schemaPath:"#/properties/dockerConfig/properties/randomizationFactor/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -878,13 +891,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-}
-if(data34.cpus !== undefined){
-let data36 = data34.cpus;
-if(typeof data36 == "number"){
-if(data36 <= 0 || isNaN(data36)){
-const err65 = {instancePath:instancePath+"/taskLimits/cpus",schemaPath:"#/properties/taskLimits/properties/cpus/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(data35 < 0 || isNaN(data35)){
+const err65 = {instancePath:instancePath+"/dockerConfig/randomizationFactor",schemaPath:"#/properties/dockerConfig/properties/randomizationFactor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -895,7 +903,7 @@ errors++;
 }
 }
 else {
-const err66 = {instancePath:instancePath+"/taskLimits/cpus",schemaPath:"#/properties/taskLimits/properties/cpus/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err66 = {instancePath:instancePath+"/dockerConfig/randomizationFactor",schemaPath:"#/properties/dockerConfig/properties/randomizationFactor/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -904,11 +912,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-}
-if(data34.pids !== undefined){
-let data37 = data34.pids;
-if(!((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37)))){
-const err67 = {instancePath:instancePath+"/taskLimits/pids",schemaPath:"#/properties/taskLimits/properties/pids/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data31.allowPrivileged !== "boolean"){
+const err67 = {instancePath:instancePath+"/dockerConfig/allowPrivileged",schemaPath:"#/properties/dockerConfig/properties/allowPrivileged/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -917,9 +922,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-if(typeof data37 == "number"){
-if(data37 < 1 || isNaN(data37)){
-const err68 = {instancePath:instancePath+"/taskLimits/pids",schemaPath:"#/properties/taskLimits/properties/pids/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(typeof data31.allowDisableSeccomp !== "boolean"){
+const err68 = {instancePath:instancePath+"/dockerConfig/allowDisableSeccomp",schemaPath:"#/properties/dockerConfig/properties/allowDisableSeccomp/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -929,10 +933,8 @@ vErrors.push(err68);
 errors++;
 }
 }
-}
-}
 else {
-const err69 = {instancePath:instancePath+"/taskLimits",schemaPath:"#/properties/taskLimits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err69 = {instancePath:instancePath+"/dockerConfig",schemaPath:"#/properties/dockerConfig/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -941,10 +943,11 @@ vErrors.push(err69);
 }
 errors++;
 }
-let data38 = data.host;
-if(typeof data38 === "string"){
-if(func1(data38) < 1){
-const err70 = {instancePath:instancePath+"/host",schemaPath:"#/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+let data38 = data.taskLimits;
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+for(const key6 in data38){
+if(!(((key6 === "memoryMiB") || (key6 === "cpus")) || (key6 === "pids"))){
+const err70 = {instancePath:instancePath+"/taskLimits",schemaPath:"#/properties/taskLimits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -954,8 +957,10 @@ vErrors.push(err70);
 errors++;
 }
 }
-else {
-const err71 = {instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data38.memoryMiB !== undefined){
+let data39 = data38.memoryMiB;
+if(!((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39)))){
+const err71 = {instancePath:instancePath+"/taskLimits/memoryMiB",schemaPath:"#/properties/taskLimits/properties/memoryMiB/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -964,11 +969,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-let data39 = data.ssl;
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-for(const key6 in data39){
-if(!((key6 === "certificate") || (key6 === "key"))){
-const err72 = {instancePath:instancePath+"/ssl",schemaPath:"#/properties/ssl/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(typeof data39 == "number"){
+if(data39 < 6 || isNaN(data39)){
+const err72 = {instancePath:instancePath+"/taskLimits/memoryMiB",schemaPath:"#/properties/taskLimits/properties/memoryMiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 6},message:"must be >= 6"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -978,11 +981,12 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data39.certificate !== undefined){
-let data40 = data39.certificate;
-if(typeof data40 === "string"){
-if(func1(data40) < 1){
-const err73 = {instancePath:instancePath+"/ssl/certificate",schemaPath:"#/properties/ssl/properties/certificate/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data38.cpus !== undefined){
+let data40 = data38.cpus;
+if(typeof data40 == "number"){
+if(data40 <= 0 || isNaN(data40)){
+const err73 = {instancePath:instancePath+"/taskLimits/cpus",schemaPath:"#/properties/taskLimits/properties/cpus/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -993,7 +997,7 @@ errors++;
 }
 }
 else {
-const err74 = {instancePath:instancePath+"/ssl/certificate",schemaPath:"#/properties/ssl/properties/certificate/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err74 = {instancePath:instancePath+"/taskLimits/cpus",schemaPath:"#/properties/taskLimits/properties/cpus/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1003,11 +1007,10 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data39.key !== undefined){
-let data41 = data39.key;
-if(typeof data41 === "string"){
-if(func1(data41) < 1){
-const err75 = {instancePath:instancePath+"/ssl/key",schemaPath:"#/properties/ssl/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data38.pids !== undefined){
+let data41 = data38.pids;
+if(!((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41)))){
+const err75 = {instancePath:instancePath+"/taskLimits/pids",schemaPath:"#/properties/taskLimits/properties/pids/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1016,9 +1019,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/ssl/key",schemaPath:"#/properties/ssl/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data41 == "number"){
+if(data41 < 1 || isNaN(data41)){
+const err76 = {instancePath:instancePath+"/taskLimits/pids",schemaPath:"#/properties/taskLimits/properties/pids/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1029,8 +1032,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err77 = {instancePath:instancePath+"/ssl",schemaPath:"#/properties/ssl/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err77 = {instancePath:instancePath+"/taskLimits",schemaPath:"#/properties/taskLimits/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1039,29 +1043,10 @@ vErrors.push(err77);
 }
 errors++;
 }
-let data42 = data.interactive;
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.port === undefined){
-data42.port = 0;
-}
-if(data42.ssl === undefined){
-data42.ssl = false;
-}
-if(data42.minTime === undefined){
-data42.minTime = 180;
-}
-if(data42.expirationAfterSession === undefined){
-data42.expirationAfterSession = 900;
-}
-if(data42.artifactName === undefined){
-data42.artifactName = "private/docker-worker/shell.html";
-}
-if(data42.busybox === undefined){
-data42.busybox = "/bin/busybox";
-}
-for(const key7 in data42){
-if(!((((((key7 === "port") || (key7 === "ssl")) || (key7 === "minTime")) || (key7 === "expirationAfterSession")) || (key7 === "artifactName")) || (key7 === "busybox"))){
-const err78 = {instancePath:instancePath+"/interactive",schemaPath:"#/properties/interactive/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+let data42 = data.host;
+if(typeof data42 === "string"){
+if(func1(data42) < 1){
+const err78 = {instancePath:instancePath+"/host",schemaPath:"#/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1071,9 +1056,8 @@ vErrors.push(err78);
 errors++;
 }
 }
-let data43 = data42.port;
-if(!((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43)))){
-const err79 = {instancePath:instancePath+"/interactive/port",schemaPath:"#/properties/interactive/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err79 = {instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1082,9 +1066,11 @@ vErrors.push(err79);
 }
 errors++;
 }
-if(typeof data43 == "number"){
-if(data43 > 65535 || isNaN(data43)){
-const err80 = {instancePath:instancePath+"/interactive/port",schemaPath:"#/properties/interactive/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+let data43 = data.ssl;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+for(const key7 in data43){
+if(!((key7 === "certificate") || (key7 === "key"))){
+const err80 = {instancePath:instancePath+"/ssl",schemaPath:"#/properties/ssl/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1093,8 +1079,12 @@ vErrors.push(err80);
 }
 errors++;
 }
-if(data43 < 0 || isNaN(data43)){
-const err81 = {instancePath:instancePath+"/interactive/port",schemaPath:"#/properties/interactive/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data43.certificate !== undefined){
+let data44 = data43.certificate;
+if(typeof data44 === "string"){
+if(func1(data44) < 1){
+const err81 = {instancePath:instancePath+"/ssl/certificate",schemaPath:"#/properties/ssl/properties/certificate/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1104,8 +1094,8 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(typeof data42.ssl !== "boolean"){
-const err82 = {instancePath:instancePath+"/interactive/ssl",schemaPath:"#/properties/interactive/properties/ssl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err82 = {instancePath:instancePath+"/ssl/certificate",schemaPath:"#/properties/ssl/properties/certificate/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1114,10 +1104,12 @@ vErrors.push(err82);
 }
 errors++;
 }
-let data45 = data42.minTime;
-if(typeof data45 == "number"){
-if(data45 < 0 || isNaN(data45)){
-const err83 = {instancePath:instancePath+"/interactive/minTime",schemaPath:"#/properties/interactive/properties/minTime/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data43.key !== undefined){
+let data45 = data43.key;
+if(typeof data45 === "string"){
+if(func1(data45) < 1){
+const err83 = {instancePath:instancePath+"/ssl/key",schemaPath:"#/properties/ssl/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1128,7 +1120,7 @@ errors++;
 }
 }
 else {
-const err84 = {instancePath:instancePath+"/interactive/minTime",schemaPath:"#/properties/interactive/properties/minTime/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err84 = {instancePath:instancePath+"/ssl/key",schemaPath:"#/properties/ssl/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1137,10 +1129,10 @@ vErrors.push(err84);
 }
 errors++;
 }
-let data46 = data42.expirationAfterSession;
-if(typeof data46 == "number"){
-if(data46 < 0 || isNaN(data46)){
-const err85 = {instancePath:instancePath+"/interactive/expirationAfterSession",schemaPath:"#/properties/interactive/properties/expirationAfterSession/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err85 = {instancePath:instancePath+"/ssl",schemaPath:"#/properties/ssl/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1149,9 +1141,29 @@ vErrors.push(err85);
 }
 errors++;
 }
+let data46 = data.interactive;
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+if(data46.port === undefined){
+data46.port = 0;
 }
-else {
-const err86 = {instancePath:instancePath+"/interactive/expirationAfterSession",schemaPath:"#/properties/interactive/properties/expirationAfterSession/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(data46.ssl === undefined){
+data46.ssl = false;
+}
+if(data46.minTime === undefined){
+data46.minTime = 180;
+}
+if(data46.expirationAfterSession === undefined){
+data46.expirationAfterSession = 900;
+}
+if(data46.artifactName === undefined){
+data46.artifactName = "private/docker-worker/shell.html";
+}
+if(data46.busybox === undefined){
+data46.busybox = "/bin/busybox";
+}
+for(const key8 in data46){
+if(!((((((key8 === "port") || (key8 === "ssl")) || (key8 === "minTime")) || (key8 === "expirationAfterSession")) || (key8 === "artifactName")) || (key8 === "busybox"))){
+const err86 = {instancePath:instancePath+"/interactive",schemaPath:"#/properties/interactive/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1160,10 +1172,10 @@ vErrors.push(err86);
 }
 errors++;
 }
-let data47 = data42.artifactName;
-if(typeof data47 === "string"){
-if(func1(data47) < 1){
-const err87 = {instancePath:instancePath+"/interactive/artifactName",schemaPath:"#/properties/interactive/properties/artifactName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+let data47 = data46.port;
+if(!((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47)))){
+const err87 = {instancePath:instancePath+"/interactive/port",schemaPath:"#/properties/interactive/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1172,9 +1184,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-else {
-const err88 = {instancePath:instancePath+"/interactive/artifactName",schemaPath:"#/properties/interactive/properties/artifactName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data47 == "number"){
+if(data47 > 65535 || isNaN(data47)){
+const err88 = {instancePath:instancePath+"/interactive/port",schemaPath:"#/properties/interactive/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1183,10 +1195,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-let data48 = data42.busybox;
-if(typeof data48 === "string"){
-if(func1(data48) < 1){
-const err89 = {instancePath:instancePath+"/interactive/busybox",schemaPath:"#/properties/interactive/properties/busybox/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data47 < 0 || isNaN(data47)){
+const err89 = {instancePath:instancePath+"/interactive/port",schemaPath:"#/properties/interactive/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1196,8 +1206,8 @@ vErrors.push(err89);
 errors++;
 }
 }
-else {
-const err90 = {instancePath:instancePath+"/interactive/busybox",schemaPath:"#/properties/interactive/properties/busybox/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data46.ssl !== "boolean"){
+const err90 = {instancePath:instancePath+"/interactive/ssl",schemaPath:"#/properties/interactive/properties/ssl/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1206,9 +1216,10 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
-else {
-const err91 = {instancePath:instancePath+"/interactive",schemaPath:"#/properties/interactive/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data49 = data46.minTime;
+if(typeof data49 == "number"){
+if(data49 < 0 || isNaN(data49)){
+const err91 = {instancePath:instancePath+"/interactive/minTime",schemaPath:"#/properties/interactive/properties/minTime/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1217,14 +1228,9 @@ vErrors.push(err91);
 }
 errors++;
 }
-let data49 = data.logging;
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
-if(data49.liveLogPort === undefined){
-data49.liveLogPort = 0;
 }
-for(const key8 in data49){
-if(!(key8 === "liveLogPort")){
-const err92 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+else {
+const err92 = {instancePath:instancePath+"/interactive/minTime",schemaPath:"#/properties/interactive/properties/minTime/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1233,10 +1239,10 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-let data50 = data49.liveLogPort;
-if(!((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50)))){
-const err93 = {instancePath:instancePath+"/logging/liveLogPort",schemaPath:"#/properties/logging/properties/liveLogPort/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data50 = data46.expirationAfterSession;
+if(typeof data50 == "number"){
+if(data50 < 0 || isNaN(data50)){
+const err93 = {instancePath:instancePath+"/interactive/expirationAfterSession",schemaPath:"#/properties/interactive/properties/expirationAfterSession/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1245,9 +1251,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-if(typeof data50 == "number"){
-if(data50 > 65535 || isNaN(data50)){
-const err94 = {instancePath:instancePath+"/logging/liveLogPort",schemaPath:"#/properties/logging/properties/liveLogPort/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+}
+else {
+const err94 = {instancePath:instancePath+"/interactive/expirationAfterSession",schemaPath:"#/properties/interactive/properties/expirationAfterSession/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1256,8 +1262,10 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(data50 < 0 || isNaN(data50)){
-const err95 = {instancePath:instancePath+"/logging/liveLogPort",schemaPath:"#/properties/logging/properties/liveLogPort/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+let data51 = data46.artifactName;
+if(typeof data51 === "string"){
+if(func1(data51) < 1){
+const err95 = {instancePath:instancePath+"/interactive/artifactName",schemaPath:"#/properties/interactive/properties/artifactName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1267,9 +1275,8 @@ vErrors.push(err95);
 errors++;
 }
 }
-}
 else {
-const err96 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err96 = {instancePath:instancePath+"/interactive/artifactName",schemaPath:"#/properties/interactive/properties/artifactName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1278,10 +1285,10 @@ vErrors.push(err96);
 }
 errors++;
 }
-let data51 = data.ed25519SigningKeyLocation;
-if(typeof data51 === "string"){
-if(func1(data51) < 1){
-const err97 = {instancePath:instancePath+"/ed25519SigningKeyLocation",schemaPath:"#/properties/ed25519SigningKeyLocation/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+let data52 = data46.busybox;
+if(typeof data52 === "string"){
+if(func1(data52) < 1){
+const err97 = {instancePath:instancePath+"/interactive/busybox",schemaPath:"#/properties/interactive/properties/busybox/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1292,7 +1299,7 @@ errors++;
 }
 }
 else {
-const err98 = {instancePath:instancePath+"/ed25519SigningKeyLocation",schemaPath:"#/properties/ed25519SigningKeyLocation/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err98 = {instancePath:instancePath+"/interactive/busybox",schemaPath:"#/properties/interactive/properties/busybox/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1301,11 +1308,9 @@ vErrors.push(err98);
 }
 errors++;
 }
-let data52 = data.garbageCollection;
-if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
-for(const key9 in data52){
-if(!(key9 === "imageDiskBudget")){
-const err99 = {instancePath:instancePath+"/garbageCollection",schemaPath:"#/properties/garbageCollection/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+else {
+const err99 = {instancePath:instancePath+"/interactive",schemaPath:"#/properties/interactive/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1314,11 +1319,14 @@ vErrors.push(err99);
 }
 errors++;
 }
+let data53 = data.logging;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(data53.liveLogPort === undefined){
+data53.liveLogPort = 0;
 }
-if(data52.imageDiskBudget !== undefined){
-let data53 = data52.imageDiskBudget;
-if(!((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53)))){
-const err100 = {instancePath:instancePath+"/garbageCollection/imageDiskBudget",schemaPath:"#/properties/garbageCollection/properties/imageDiskBudget/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key9 in data53){
+if(!(key9 === "liveLogPort")){
+const err100 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1327,9 +1335,10 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(typeof data53 == "number"){
-if(data53 < 0 || isNaN(data53)){
-const err101 = {instancePath:instancePath+"/garbageCollection/imageDiskBudget",schemaPath:"#/properties/garbageCollection/properties/imageDiskBudget/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data54 = data53.liveLogPort;
+if(!((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54)))){
+const err101 = {instancePath:instancePath+"/logging/liveLogPort",schemaPath:"#/properties/logging/properties/liveLogPort/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1338,11 +1347,9 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err102 = {instancePath:instancePath+"/garbageCollection",schemaPath:"#/properties/garbageCollection/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data54 == "number"){
+if(data54 > 65535 || isNaN(data54)){
+const err102 = {instancePath:instancePath+"/logging/liveLogPort",schemaPath:"#/properties/logging/properties/liveLogPort/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1351,11 +1358,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-let data54 = data.artifacts;
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-for(const key10 in data54){
-if(!(key10 === "maxFileBytes")){
-const err103 = {instancePath:instancePath+"/artifacts",schemaPath:"#/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(data54 < 0 || isNaN(data54)){
+const err103 = {instancePath:instancePath+"/logging/liveLogPort",schemaPath:"#/properties/logging/properties/liveLogPort/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1365,10 +1369,9 @@ vErrors.push(err103);
 errors++;
 }
 }
-if(data54.maxFileBytes !== undefined){
-let data55 = data54.maxFileBytes;
-if(!((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55)))){
-const err104 = {instancePath:instancePath+"/artifacts/maxFileBytes",schemaPath:"#/properties/artifacts/properties/maxFileBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err104 = {instancePath:instancePath+"/logging",schemaPath:"#/properties/logging/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1377,9 +1380,10 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(typeof data55 == "number"){
-if(data55 < 0 || isNaN(data55)){
-const err105 = {instancePath:instancePath+"/artifacts/maxFileBytes",schemaPath:"#/properties/artifacts/properties/maxFileBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+let data55 = data.ed25519SigningKeyLocation;
+if(typeof data55 === "string"){
+if(func1(data55) < 1){
+const err105 = {instancePath:instancePath+"/ed25519SigningKeyLocation",schemaPath:"#/properties/ed25519SigningKeyLocation/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1389,10 +1393,8 @@ vErrors.push(err105);
 errors++;
 }
 }
-}
-}
 else {
-const err106 = {instancePath:instancePath+"/artifacts",schemaPath:"#/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err106 = {instancePath:instancePath+"/ed25519SigningKeyLocation",schemaPath:"#/properties/ed25519SigningKeyLocation/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1401,14 +1403,14 @@ vErrors.push(err106);
 }
 errors++;
 }
-let data56 = data.cache;
+let data56 = data.garbageCollection;
 if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.volumeCachePath === undefined){
-data56.volumeCachePath = "/mnt/var/cache/docker-worker";
+if(data56.interval === undefined){
+data56.interval = 60000;
 }
-for(const key11 in data56){
-if(!(key11 === "volumeCachePath")){
-const err107 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+for(const key10 in data56){
+if(!((key10 === "interval") || (key10 === "imageDiskBudget"))){
+const err107 = {instancePath:instancePath+"/garbageCollection",schemaPath:"#/properties/garbageCollection/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1418,10 +1420,9 @@ vErrors.push(err107);
 errors++;
 }
 }
-let data57 = data56.volumeCachePath;
-if(typeof data57 === "string"){
-if(func1(data57) < 1){
-const err108 = {instancePath:instancePath+"/cache/volumeCachePath",schemaPath:"#/properties/cache/properties/volumeCachePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+let data57 = data56.interval;
+if(!((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57)))){
+const err108 = {instancePath:instancePath+"/garbageCollection/interval",schemaPath:"#/properties/garbageCollection/properties/interval/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1430,9 +1431,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
-else {
-const err109 = {instancePath:instancePath+"/cache/volumeCachePath",schemaPath:"#/properties/cache/properties/volumeCachePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data57 == "number"){
+if(data57 < 1000 || isNaN(data57)){
+const err109 = {instancePath:instancePath+"/garbageCollection/interval",schemaPath:"#/properties/garbageCollection/properties/interval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1442,8 +1443,10 @@ vErrors.push(err109);
 errors++;
 }
 }
-else {
-const err110 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data56.imageDiskBudget !== undefined){
+let data58 = data56.imageDiskBudget;
+if(!((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58)))){
+const err110 = {instancePath:instancePath+"/garbageCollection/imageDiskBudget",schemaPath:"#/properties/garbageCollection/properties/imageDiskBudget/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1452,8 +1455,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-if(typeof data.restrictCPU !== "boolean"){
-const err111 = {instancePath:instancePath+"/restrictCPU",schemaPath:"#/properties/restrictCPU/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(typeof data58 == "number"){
+if(data58 < 0 || isNaN(data58)){
+const err111 = {instancePath:instancePath+"/garbageCollection/imageDiskBudget",schemaPath:"#/properties/garbageCollection/properties/imageDiskBudget/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1462,32 +1466,11 @@ vErrors.push(err111);
 }
 errors++;
 }
-let data59 = data.deviceManagement;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-if(data59.devicePath === undefined){
-data59.devicePath = "/dev";
 }
-if(data59.loopbackVideo === undefined){
-data59.loopbackVideo = {};
 }
-if(data59.loopbackAudio === undefined){
-data59.loopbackAudio = {};
 }
-if(data59.kvm === undefined){
-data59.kvm = {};
-}
-if(data59.hostSharedMemory === undefined){
-data59.hostSharedMemory = {};
-}
-if(data59.cpu === undefined){
-data59.cpu = {};
-}
-if(data59.gpu === undefined){
-data59.gpu = {};
-}
-for(const key12 in data59){
-if(!(((((((key12 === "devicePath") || (key12 === "loopbackVideo")) || (key12 === "loopbackAudio")) || (key12 === "kvm")) || (key12 === "hostSharedMemory")) || (key12 === "cpu")) || (key12 === "gpu"))){
-const err112 = {instancePath:instancePath+"/deviceManagement",schemaPath:"#/properties/deviceManagement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+else {
+const err112 = {instancePath:instancePath+"/garbageCollection",schemaPath:"#/properties/garbageCollection/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1496,11 +1479,11 @@ vErrors.push(err112);
 }
 errors++;
 }
-}
-let data60 = data59.devicePath;
-if(typeof data60 === "string"){
-if(func1(data60) < 1){
-const err113 = {instancePath:instancePath+"/deviceManagement/devicePath",schemaPath:"#/properties/deviceManagement/properties/devicePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+let data59 = data.artifacts;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+for(const key11 in data59){
+if(!(key11 === "maxFileBytes")){
+const err113 = {instancePath:instancePath+"/artifacts",schemaPath:"#/properties/artifacts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1510,8 +1493,10 @@ vErrors.push(err113);
 errors++;
 }
 }
-else {
-const err114 = {instancePath:instancePath+"/deviceManagement/devicePath",schemaPath:"#/properties/deviceManagement/properties/devicePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data59.maxFileBytes !== undefined){
+let data60 = data59.maxFileBytes;
+if(!((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60)))){
+const err114 = {instancePath:instancePath+"/artifacts/maxFileBytes",schemaPath:"#/properties/artifacts/properties/maxFileBytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1520,14 +1505,9 @@ vErrors.push(err114);
 }
 errors++;
 }
-let data61 = data59.loopbackVideo;
-if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
-if(data61.enabled === undefined){
-data61.enabled = true;
-}
-for(const key13 in data61){
-if(!(key13 === "enabled")){
-const err115 = {instancePath:instancePath+"/deviceManagement/loopbackVideo",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(typeof data60 == "number"){
+if(data60 < 0 || isNaN(data60)){
+const err115 = {instancePath:instancePath+"/artifacts/maxFileBytes",schemaPath:"#/properties/artifacts/properties/maxFileBytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1537,8 +1517,10 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(typeof data61.enabled !== "boolean"){
-const err116 = {instancePath:instancePath+"/deviceManagement/loopbackVideo/enabled",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+}
+else {
+const err116 = {instancePath:instancePath+"/artifacts",schemaPath:"#/properties/artifacts/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1547,9 +1529,14 @@ vErrors.push(err116);
 }
 errors++;
 }
+let data61 = data.cache;
+if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
+if(data61.volumeCachePath === undefined){
+data61.volumeCachePath = "/mnt/var/cache/docker-worker";
 }
-else {
-const err117 = {instancePath:instancePath+"/deviceManagement/loopbackVideo",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key12 in data61){
+if(!(key12 === "volumeCachePath")){
+const err117 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1558,14 +1545,11 @@ vErrors.push(err117);
 }
 errors++;
 }
-let data63 = data59.loopbackAudio;
-if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
-if(data63.enabled === undefined){
-data63.enabled = true;
 }
-for(const key14 in data63){
-if(!(key14 === "enabled")){
-const err118 = {instancePath:instancePath+"/deviceManagement/loopbackAudio",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+let data62 = data61.volumeCachePath;
+if(typeof data62 === "string"){
+if(func1(data62) < 1){
+const err118 = {instancePath:instancePath+"/cache/volumeCachePath",schemaPath:"#/properties/cache/properties/volumeCachePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1575,8 +1559,8 @@ vErrors.push(err118);
 errors++;
 }
 }
-if(typeof data63.enabled !== "boolean"){
-const err119 = {instancePath:instancePath+"/deviceManagement/loopbackAudio/enabled",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+else {
+const err119 = {instancePath:instancePath+"/cache/volumeCachePath",schemaPath:"#/properties/cache/properties/volumeCachePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1587,7 +1571,7 @@ errors++;
 }
 }
 else {
-const err120 = {instancePath:instancePath+"/deviceManagement/loopbackAudio",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err120 = {instancePath:instancePath+"/cache",schemaPath:"#/properties/cache/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1596,14 +1580,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-let data65 = data59.kvm;
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-if(data65.enabled === undefined){
-data65.enabled = true;
-}
-for(const key15 in data65){
-if(!(key15 === "enabled")){
-const err121 = {instancePath:instancePath+"/deviceManagement/kvm",schemaPath:"#/properties/deviceManagement/properties/kvm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
+if(typeof data.restrictCPU !== "boolean"){
+const err121 = {instancePath:instancePath+"/restrictCPU",schemaPath:"#/properties/restrictCPU/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1612,9 +1590,32 @@ vErrors.push(err121);
 }
 errors++;
 }
+let data64 = data.deviceManagement;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(data64.devicePath === undefined){
+data64.devicePath = "/dev";
 }
-if(typeof data65.enabled !== "boolean"){
-const err122 = {instancePath:instancePath+"/deviceManagement/kvm/enabled",schemaPath:"#/properties/deviceManagement/properties/kvm/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data64.loopbackVideo === undefined){
+data64.loopbackVideo = {};
+}
+if(data64.loopbackAudio === undefined){
+data64.loopbackAudio = {};
+}
+if(data64.kvm === undefined){
+data64.kvm = {};
+}
+if(data64.hostSharedMemory === undefined){
+data64.hostSharedMemory = {};
+}
+if(data64.cpu === undefined){
+data64.cpu = {};
+}
+if(data64.gpu === undefined){
+data64.gpu = {};
+}
+for(const key13 in data64){
+if(!(((((((key13 === "devicePath") || (key13 === "loopbackVideo")) || (key13 === "loopbackAudio")) || (key13 === "kvm")) || (key13 === "hostSharedMemory")) || (key13 === "cpu")) || (key13 === "gpu"))){
+const err122 = {instancePath:instancePath+"/deviceManagement",schemaPath:"#/properties/deviceManagement/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1624,8 +1625,10 @@ vErrors.push(err122);
 errors++;
 }
 }
-else {
-const err123 = {instancePath:instancePath+"/deviceManagement/kvm",schemaPath:"#/properties/deviceManagement/properties/kvm/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data65 = data64.devicePath;
+if(typeof data65 === "string"){
+if(func1(data65) < 1){
+const err123 = {instancePath:instancePath+"/deviceManagement/devicePath",schemaPath:"#/properties/deviceManagement/properties/devicePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1634,14 +1637,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-let data67 = data59.hostSharedMemory;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-if(data67.enabled === undefined){
-data67.enabled = true;
 }
-for(const key16 in data67){
-if(!(key16 === "enabled")){
-const err124 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
+else {
+const err124 = {instancePath:instancePath+"/deviceManagement/devicePath",schemaPath:"#/properties/deviceManagement/properties/devicePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1650,9 +1648,14 @@ vErrors.push(err124);
 }
 errors++;
 }
+let data66 = data64.loopbackVideo;
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.enabled === undefined){
+data66.enabled = true;
 }
-if(typeof data67.enabled !== "boolean"){
-const err125 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory/enabled",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+for(const key14 in data66){
+if(!(key14 === "enabled")){
+const err125 = {instancePath:instancePath+"/deviceManagement/loopbackVideo",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1662,8 +1665,8 @@ vErrors.push(err125);
 errors++;
 }
 }
-else {
-const err126 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data66.enabled !== "boolean"){
+const err126 = {instancePath:instancePath+"/deviceManagement/loopbackVideo/enabled",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1672,14 +1675,9 @@ vErrors.push(err126);
 }
 errors++;
 }
-let data69 = data59.cpu;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-if(data69.enabled === undefined){
-data69.enabled = false;
 }
-for(const key17 in data69){
-if(!(key17 === "enabled")){
-const err127 = {instancePath:instancePath+"/deviceManagement/cpu",schemaPath:"#/properties/deviceManagement/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+else {
+const err127 = {instancePath:instancePath+"/deviceManagement/loopbackVideo",schemaPath:"#/properties/deviceManagement/properties/loopbackVideo/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1688,9 +1686,14 @@ vErrors.push(err127);
 }
 errors++;
 }
+let data68 = data64.loopbackAudio;
+if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
+if(data68.enabled === undefined){
+data68.enabled = true;
 }
-if(typeof data69.enabled !== "boolean"){
-const err128 = {instancePath:instancePath+"/deviceManagement/cpu/enabled",schemaPath:"#/properties/deviceManagement/properties/cpu/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+for(const key15 in data68){
+if(!(key15 === "enabled")){
+const err128 = {instancePath:instancePath+"/deviceManagement/loopbackAudio",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1700,8 +1703,8 @@ vErrors.push(err128);
 errors++;
 }
 }
-else {
-const err129 = {instancePath:instancePath+"/deviceManagement/cpu",schemaPath:"#/properties/deviceManagement/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data68.enabled !== "boolean"){
+const err129 = {instancePath:instancePath+"/deviceManagement/loopbackAudio/enabled",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1710,14 +1713,9 @@ vErrors.push(err129);
 }
 errors++;
 }
-let data71 = data59.gpu;
-if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
-if(data71.deviceIds === undefined){
-data71.deviceIds = [];
 }
-for(const key18 in data71){
-if(!(key18 === "deviceIds")){
-const err130 = {instancePath:instancePath+"/deviceManagement/gpu",schemaPath:"#/properties/deviceManagement/properties/gpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+else {
+const err130 = {instancePath:instancePath+"/deviceManagement/loopbackAudio",schemaPath:"#/properties/deviceManagement/properties/loopbackAudio/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1726,15 +1724,14 @@ vErrors.push(err130);
 }
 errors++;
 }
+let data70 = data64.kvm;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+if(data70.enabled === undefined){
+data70.enabled = true;
 }
-let data72 = data71.deviceIds;
-if(Array.isArray(data72)){
-const len0 = data72.length;
-for(let i0=0; i0<len0; i0++){
-let data73 = data72[i0];
-if(typeof data73 === "string"){
-if(func1(data73) < 1){
-const err131 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds/" + i0,schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key16 in data70){
+if(!(key16 === "enabled")){
+const err131 = {instancePath:instancePath+"/deviceManagement/kvm",schemaPath:"#/properties/deviceManagement/properties/kvm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1744,8 +1741,8 @@ vErrors.push(err131);
 errors++;
 }
 }
-else {
-const err132 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds/" + i0,schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data70.enabled !== "boolean"){
+const err132 = {instancePath:instancePath+"/deviceManagement/kvm/enabled",schemaPath:"#/properties/deviceManagement/properties/kvm/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1755,18 +1752,8 @@ vErrors.push(err132);
 errors++;
 }
 }
-let i1 = data72.length;
-let j0;
-if(i1 > 1){
-const indices0 = {};
-for(;i1--;){
-let item0 = data72[i1];
-if(typeof item0 !== "string"){
-continue;
-}
-if(typeof indices0[item0] == "number"){
-j0 = indices0[item0];
-const err133 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds",schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+else {
+const err133 = {instancePath:instancePath+"/deviceManagement/kvm",schemaPath:"#/properties/deviceManagement/properties/kvm/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1774,14 +1761,15 @@ else {
 vErrors.push(err133);
 }
 errors++;
-break;
 }
-indices0[item0] = i1;
+let data72 = data64.hostSharedMemory;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+if(data72.enabled === undefined){
+data72.enabled = true;
 }
-}
-}
-else {
-const err134 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds",schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key17 in data72){
+if(!(key17 === "enabled")){
+const err134 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1791,8 +1779,8 @@ vErrors.push(err134);
 errors++;
 }
 }
-else {
-const err135 = {instancePath:instancePath+"/deviceManagement/gpu",schemaPath:"#/properties/deviceManagement/properties/gpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data72.enabled !== "boolean"){
+const err135 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory/enabled",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1803,7 +1791,7 @@ errors++;
 }
 }
 else {
-const err136 = {instancePath:instancePath+"/deviceManagement",schemaPath:"#/properties/deviceManagement/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err136 = {instancePath:instancePath+"/deviceManagement/hostSharedMemory",schemaPath:"#/properties/deviceManagement/properties/hostSharedMemory/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1812,11 +1800,14 @@ vErrors.push(err136);
 }
 errors++;
 }
-let data74 = data.features;
+let data74 = data64.cpu;
 if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-for(const key19 in data74){
-if(!(((((key19 === "localLiveLog") || (key19 === "artifacts")) || (key19 === "bulkLog")) || (key19 === "allowPtrace")) || (key19 === "interactive"))){
-const err137 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+if(data74.enabled === undefined){
+data74.enabled = false;
+}
+for(const key18 in data74){
+if(!(key18 === "enabled")){
+const err137 = {instancePath:instancePath+"/deviceManagement/cpu",schemaPath:"#/properties/deviceManagement/properties/cpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1826,11 +1817,8 @@ vErrors.push(err137);
 errors++;
 }
 }
-if(data74.localLiveLog !== undefined){
-let data75 = data74.localLiveLog;
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-if(data75.enabled === undefined){
-const err138 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(typeof data74.enabled !== "boolean"){
+const err138 = {instancePath:instancePath+"/deviceManagement/cpu/enabled",schemaPath:"#/properties/deviceManagement/properties/cpu/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1839,9 +1827,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-for(const key20 in data75){
-if(!(key20 === "enabled")){
-const err139 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+}
+else {
+const err139 = {instancePath:instancePath+"/deviceManagement/cpu",schemaPath:"#/properties/deviceManagement/properties/cpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1850,10 +1838,14 @@ vErrors.push(err139);
 }
 errors++;
 }
+let data76 = data64.gpu;
+if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
+if(data76.deviceIds === undefined){
+data76.deviceIds = [];
 }
-if(data75.enabled !== undefined){
-if(typeof data75.enabled !== "boolean"){
-const err140 = {instancePath:instancePath+"/features/localLiveLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+for(const key19 in data76){
+if(!(key19 === "deviceIds")){
+const err140 = {instancePath:instancePath+"/deviceManagement/gpu",schemaPath:"#/properties/deviceManagement/properties/gpu/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1863,9 +1855,14 @@ vErrors.push(err140);
 errors++;
 }
 }
-}
-else {
-const err141 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data77 = data76.deviceIds;
+if(Array.isArray(data77)){
+const len0 = data77.length;
+for(let i0=0; i0<len0; i0++){
+let data78 = data77[i0];
+if(typeof data78 === "string"){
+if(func1(data78) < 1){
+const err141 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds/" + i0,schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1875,11 +1872,8 @@ vErrors.push(err141);
 errors++;
 }
 }
-if(data74.artifacts !== undefined){
-let data77 = data74.artifacts;
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-if(data77.enabled === undefined){
-const err142 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+else {
+const err142 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds/" + i0,schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1888,9 +1882,19 @@ vErrors.push(err142);
 }
 errors++;
 }
-for(const key21 in data77){
-if(!(key21 === "enabled")){
-const err143 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+}
+let i1 = data77.length;
+let j0;
+if(i1 > 1){
+const indices0 = {};
+for(;i1--;){
+let item0 = data77[i1];
+if(typeof item0 !== "string"){
+continue;
+}
+if(typeof indices0[item0] == "number"){
+j0 = indices0[item0];
+const err143 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds",schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1898,11 +1902,14 @@ else {
 vErrors.push(err143);
 }
 errors++;
+break;
+}
+indices0[item0] = i1;
 }
 }
-if(data77.enabled !== undefined){
-if(typeof data77.enabled !== "boolean"){
-const err144 = {instancePath:instancePath+"/features/artifacts/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err144 = {instancePath:instancePath+"/deviceManagement/gpu/deviceIds",schemaPath:"#/properties/deviceManagement/properties/gpu/properties/deviceIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1912,9 +1919,8 @@ vErrors.push(err144);
 errors++;
 }
 }
-}
 else {
-const err145 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err145 = {instancePath:instancePath+"/deviceManagement/gpu",schemaPath:"#/properties/deviceManagement/properties/gpu/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1924,11 +1930,8 @@ vErrors.push(err145);
 errors++;
 }
 }
-if(data74.bulkLog !== undefined){
-let data79 = data74.bulkLog;
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-if(data79.enabled === undefined){
-const err146 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+else {
+const err146 = {instancePath:instancePath+"/deviceManagement",schemaPath:"#/properties/deviceManagement/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1937,9 +1940,11 @@ vErrors.push(err146);
 }
 errors++;
 }
-for(const key22 in data79){
-if(!(key22 === "enabled")){
-const err147 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+let data79 = data.features;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+for(const key20 in data79){
+if(!(((((key20 === "localLiveLog") || (key20 === "artifacts")) || (key20 === "bulkLog")) || (key20 === "allowPtrace")) || (key20 === "interactive"))){
+const err147 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1949,9 +1954,11 @@ vErrors.push(err147);
 errors++;
 }
 }
-if(data79.enabled !== undefined){
-if(typeof data79.enabled !== "boolean"){
-const err148 = {instancePath:instancePath+"/features/bulkLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data79.localLiveLog !== undefined){
+let data80 = data79.localLiveLog;
+if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
+if(data80.enabled === undefined){
+const err148 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1960,10 +1967,9 @@ vErrors.push(err148);
 }
 errors++;
 }
-}
-}
-else {
-const err149 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key21 in data80){
+if(!(key21 === "enabled")){
+const err149 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1973,11 +1979,9 @@ vErrors.push(err149);
 errors++;
 }
 }
-if(data74.allowPtrace !== undefined){
-let data81 = data74.allowPtrace;
-if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
-if(data81.enabled === undefined){
-const err150 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(data80.enabled !== undefined){
+if(typeof data80.enabled !== "boolean"){
+const err150 = {instancePath:instancePath+"/features/localLiveLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1986,9 +1990,10 @@ vErrors.push(err150);
 }
 errors++;
 }
-for(const key23 in data81){
-if(!(key23 === "enabled")){
-const err151 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+}
+}
+else {
+const err151 = {instancePath:instancePath+"/features/localLiveLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1998,9 +2003,11 @@ vErrors.push(err151);
 errors++;
 }
 }
-if(data81.enabled !== undefined){
-if(typeof data81.enabled !== "boolean"){
-const err152 = {instancePath:instancePath+"/features/allowPtrace/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data79.artifacts !== undefined){
+let data82 = data79.artifacts;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(data82.enabled === undefined){
+const err152 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -2009,10 +2016,9 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-}
-else {
-const err153 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key22 in data82){
+if(!(key22 === "enabled")){
+const err153 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2022,11 +2028,9 @@ vErrors.push(err153);
 errors++;
 }
 }
-if(data74.interactive !== undefined){
-let data83 = data74.interactive;
-if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
-if(data83.enabled === undefined){
-const err154 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(data82.enabled !== undefined){
+if(typeof data82.enabled !== "boolean"){
+const err154 = {instancePath:instancePath+"/features/artifacts/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2035,9 +2039,10 @@ vErrors.push(err154);
 }
 errors++;
 }
-for(const key24 in data83){
-if(!(key24 === "enabled")){
-const err155 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+}
+}
+else {
+const err155 = {instancePath:instancePath+"/features/artifacts",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2047,9 +2052,11 @@ vErrors.push(err155);
 errors++;
 }
 }
-if(data83.enabled !== undefined){
-if(typeof data83.enabled !== "boolean"){
-const err156 = {instancePath:instancePath+"/features/interactive/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data79.bulkLog !== undefined){
+let data84 = data79.bulkLog;
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+if(data84.enabled === undefined){
+const err156 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2058,10 +2065,9 @@ vErrors.push(err156);
 }
 errors++;
 }
-}
-}
-else {
-const err157 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key23 in data84){
+if(!(key23 === "enabled")){
+const err157 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2071,9 +2077,9 @@ vErrors.push(err157);
 errors++;
 }
 }
-}
-else {
-const err158 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data84.enabled !== undefined){
+if(typeof data84.enabled !== "boolean"){
+const err158 = {instancePath:instancePath+"/features/bulkLog/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2083,13 +2089,135 @@ vErrors.push(err158);
 errors++;
 }
 }
+}
 else {
-const err159 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err159 = {instancePath:instancePath+"/features/bulkLog",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err159];
 }
 else {
 vErrors.push(err159);
+}
+errors++;
+}
+}
+if(data79.allowPtrace !== undefined){
+let data86 = data79.allowPtrace;
+if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
+if(data86.enabled === undefined){
+const err160 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+for(const key24 in data86){
+if(!(key24 === "enabled")){
+const err161 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+if(data86.enabled !== undefined){
+if(typeof data86.enabled !== "boolean"){
+const err162 = {instancePath:instancePath+"/features/allowPtrace/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+}
+}
+else {
+const err163 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+if(data79.interactive !== undefined){
+let data88 = data79.interactive;
+if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
+if(data88.enabled === undefined){
+const err164 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+for(const key25 in data88){
+if(!(key25 === "enabled")){
+const err165 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+if(data88.enabled !== undefined){
+if(typeof data88.enabled !== "boolean"){
+const err166 = {instancePath:instancePath+"/features/interactive/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+}
+else {
+const err167 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+}
+}
+else {
+const err168 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+else {
+const err169 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
 }
 errors++;
 }

@@ -24,6 +24,8 @@ export interface WorkerConfig {
   readonly shutdownGraceSeconds: number;
   readonly workDir?: string;
   readonly stateDir: string;
+  readonly metricsPort?: number;
+  readonly shutdown: { readonly enabled: boolean; readonly afterIdleSeconds: number };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly capacityManagement: { readonly diskspaceThreshold: number };
   readonly registries: Readonly<Record<string, { readonly username: string; readonly password: string }>>;
@@ -57,7 +59,7 @@ export interface WorkerConfig {
     readonly cpu: { readonly enabled: boolean };
     readonly gpu: { readonly deviceIds: readonly string[] };
   };
-  readonly garbageCollection: { readonly imageDiskBudget?: number };
+  readonly garbageCollection: { readonly interval: number; readonly imageDiskBudget?: number };
   readonly artifacts: { readonly maxFileBytes?: number };
   readonly features: Readonly<Record<string, { readonly enabled: boolean } | undefined>>;
 }

@@ -57,3 +57,27 @@ export async function watchTaskContainers(taskId: string) {
     close: () => stream.destroy(),
   };
 }
+
+/** The most containers of the worker that were running at once between `sinceMs` and now, from
+ * the engine's own start and die events. */
+export async function mostContainersAtOnce(workerId: string, sinceMs: number): Promise<number> {
+  const stream = (await docker.getEvents({
+    since: Math.floor(sinceMs / 1000),
+    until: Math.ceil(Date.now() / 1000) + 1,
+    filters: { type: ['container'], event: ['start', 'die'], label: [`${LABELS.workerId}=${workerId}`] },
+  })) as unknown as NodeJS.ReadableStream;
+  let text = '';
+  for await (const chunk of stream) text += String(chunk);
+  const events = text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as { status: string; timeNano: number })
+    .sort((a, b) => a.timeNano - b.timeNano || (a.status === 'die' ? -1 : 1));
+  let running = 0;
+  let most = 0;
+  for (const event of events) {
+    running += event.status === 'start' ? 1 : -1;
+    most = Math.max(most, running);
+  }
+  return most;
+}

@@ -56,9 +56,10 @@ const exceptionKey = (taskId: string, runId: string) =>
   `primary.${taskId}.${runId}.group.worker.prov.type.sched.group-id._`;
 const body = (value: unknown) => Buffer.from(JSON.stringify(value));
 
-test('task-pending is a hint whatever its body', () => {
+test('task-pending is a hint whatever its body, naming its task (for the time to its claim)', () => {
   assert.deepEqual(readMessage(TASK_PENDING, 'primary.t.0._._.p.w.s.g._', Buffer.from('not json')), {
     kind: 'pending',
+    taskId: 't',
   });
 });
 
