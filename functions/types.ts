@@ -175,6 +175,9 @@ export interface ArtifactRecord {
   readonly path?: string;
   readonly reason?: ErrorArtifactReason;
   readonly message?: string;
+  /** `file` artifacts: sha256 (hex) of the bytes as given to the store, before any gzip; computed
+   * while they streamed (chain of trust lists it). */
+  readonly sha256?: string;
   /** `reference` artifacts: where they redirect. */
   readonly url?: string;
 }

@@ -15,6 +15,7 @@ import type { Claimed } from '../functions/types.ts';
 import { HostCaches } from './caches.ts';
 import type { WorkerConfig } from './config/worker-config.ts';
 import { openDevicePool } from './devices.ts';
+import { openFeatureServices } from './feature-services.ts';
 import { loadFunctions } from './functions-loader.ts';
 import { openInteractive } from './interactive.ts';
 import { processTask } from './pipeline.ts';
@@ -59,9 +60,17 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
     announce: (url) => io.stderr.write(`dw-host: interactive shell: ${url}\n`),
     warn,
   });
+  // stderr, so that stdout stays the task log.
+  const features = await openFeatureServices(options.config, {
+    workerId: worker.workerId,
+    local: true,
+    announceLiveLog: (_claimed, url) => io.stderr.write(`dw-host: live log: ${url}\n`),
+    warn,
+  });
   try {
     // No queue here: task and indexed images cannot be fetched; every scope is the task's own.
     const steps = composeSteps(options.config, {
+      features,
       // No purge-cache service without Taskcluster. Absent devices are not announced on every run:
       // a task asking for one is refused with the reason.
       caches: new HostCaches({ root: options.config.cache.volumeCachePath, log: () => {}, warn }),
@@ -93,6 +102,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<number
     return exitStatusOf(queue.result);
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await features.close();
     await interactive?.close();
   }
 }

@@ -20,6 +20,7 @@ import { type InteractivePorts, interactiveStep } from '../functions/steps/inter
 import type { RunStep } from '../functions/steps/types.ts';
 import type { Claimed } from '../functions/types.ts';
 import { featureEnabled, type WorkerConfig } from './config/worker-config.ts';
+import type { FeatureServices } from './feature-services.ts';
 
 export interface ComposedSteps {
   readonly steps: readonly RunStep[];
@@ -37,10 +38,13 @@ export interface StepPorts {
   readonly devices: DevicePort;
   /** The shell server and keep-alive gates (host/interactive.ts); without them no `interactive`. */
   readonly interactive?: InteractivePorts | undefined;
+  /** Live log, taskcluster proxy, chain of trust, bulk log (host/feature-services.ts). */
+  readonly features?: Pick<FeatureServices, 'leadingSteps' | 'trailingSteps'> | undefined;
 }
 
 export function composeSteps(config: WorkerConfig, ports: StepPorts): ComposedSteps {
   const steps: RunStep[] = [
+    ...(ports.features?.leadingSteps ?? []),
     imageStep({ provider: ports.images, registry: registryConfigOf(config), artifactsFor: ports.artifactsFor }),
     cacheStep(ports.caches),
     devicesStep(ports.devices),
@@ -50,6 +54,7 @@ export function composeSteps(config: WorkerConfig, ports: StepPorts): ComposedSt
     taskLimitsStep(config.taskLimits),
   ];
   if (ports.interactive) steps.push(interactiveStep(interactiveConfigOf(config), ports.interactive));
+  steps.push(...(ports.features?.trailingSteps ?? []));
   const served = [...UPLOAD_FEATURES, ...steps.flatMap((step) => step.features ?? [])];
   return { steps, offeredFeatures: new Set(served.filter((feature) => featureEnabled(config, feature))) };
 }

@@ -16,6 +16,7 @@ import { ClaimGate } from './claim-gate.ts';
 import { hostIdentityOf } from './config/load.ts';
 import type { HostIdentity, WorkerConfig } from './config/worker-config.ts';
 import { claimWithDeviceReservations, openDevicePool } from './devices.ts';
+import { openFeatureServices } from './feature-services.ts';
 import { handleSignals, startPulse } from './host-events.ts';
 import { openInteractive } from './interactive.ts';
 import { Lifecycle } from './lifecycle.ts';
@@ -68,7 +69,15 @@ export async function runHost(
   );
   const caches = taskclusterHostCaches(config, identity, log);
   await caches.openIfUsedBefore();
+  const features = await openFeatureServices(config, {
+    workerId: identity.workerId,
+    local: false,
+    taskcluster: { rootUrl: identity.rootUrl, credentials: (taskId, runId) => runs.get(taskId, runId) },
+    announceLiveLog: (claimed, url) => log.info({ taskId: claimed.taskId, runId: claimed.runId, url }, 'live log'),
+    warn: (message) => log.warn(message),
+  });
   const steps = composeSteps(config, {
+    features,
     caches,
     devices,
     interactive: interactive?.ports,
@@ -159,6 +168,7 @@ export async function runHost(
   } finally {
     await pulse?.stop();
     shutdown.dispose();
+    await features.close();
     await operations.close();
     await interactive?.close();
     await rm(workDir, { recursive: true, force: true });

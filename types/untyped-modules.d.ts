@@ -3,8 +3,18 @@
 declare module 'hawk' {
   import type { IncomingMessage } from 'node:http';
 
+  interface HawkCredentials {
+    id: string;
+    key: string;
+    algorithm: 'sha256';
+  }
   const hawk: {
     utils: { parseAuthorizationHeader(header: string): Record<string, string> };
+    /** Signing (the taskcluster proxy). */
+    client: {
+      header(uri: string, method: string, options: { credentials: HawkCredentials; ext?: string }): { header: string };
+      getBewit(uri: string, options: { credentials: HawkCredentials; ttlSec: number; ext?: string }): string;
+    };
     server: {
       authenticate(
         req: IncomingMessage,

@@ -11,6 +11,7 @@ withoutSshTransport();
 const Modem = require('docker-modem') as new (options?: object) => DockerModem;
 const ContainerClass = require('dockerode/lib/container') as new (modem: DockerModem, id: string) => Docker.Container;
 const ImageClass = require('dockerode/lib/image') as new (modem: DockerModem, name: string) => Docker.Image;
+const NetworkClass = require('dockerode/lib/network') as new (modem: DockerModem, id: string) => Docker.Network;
 
 interface DockerModem {
   Promise: PromiseConstructor;
@@ -29,6 +30,10 @@ export interface DockerClient {
   getImage(name: string): Docker.Image;
   getContainer(id: string): Docker.Container;
   listContainers(options: object): Promise<Docker.ContainerInfo[]>;
+  /** POST /networks/create (a task's own network: the taskcluster proxy). */
+  createNetwork(options: Docker.NetworkCreateOptions): Promise<Docker.Network>;
+  getNetwork(id: string): Docker.Network;
+  listNetworks(options: object): Promise<Docker.NetworkInspectInfo[]>;
   /** POST /images/create for one tag or digest; resolves with the engine's JSON-lines progress. */
   pull(reference: string, authconfig: object | undefined, signal: AbortSignal): Promise<Readable>;
   /** POST /images/load, streaming `archive` as the body; resolves with the engine's JSON-lines reply. */
@@ -97,6 +102,17 @@ export function dockerClient(): DockerClient {
     systemDf: () => dial(modem, { path: '/system/df', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
     getImage: (name) => new ImageClass(modem, name),
     getContainer: (id) => new ContainerClass(modem, id),
+    // As dockerode's Docker.prototype.createNetwork, getNetwork and listNetworks.
+    createNetwork: (options) =>
+      dial<{ Id: string }>(modem, {
+        path: '/networks/create?',
+        method: 'POST',
+        options,
+        statusCodes: { 200: true, 201: true, 404: 'driver not found', 500: 'server error' },
+      }).then((data) => new NetworkClass(modem, data.Id)),
+    getNetwork: (id) => new NetworkClass(modem, id),
+    listNetworks: (options) =>
+      dial(modem, { path: '/networks?', method: 'GET', options, statusCodes: { 200: true, 500: 'server error' } }),
     ping: () => dial(modem, { path: '/_ping', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
     info: () => dial(modem, { path: '/info', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
     version: () => dial(modem, { path: '/version', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),

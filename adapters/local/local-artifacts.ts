@@ -1,8 +1,9 @@
 // ArtifactStore on a directory: each artifact at DIR/<artifact name>.
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DwError } from '../../functions/errors.ts';
 import type {
@@ -23,13 +24,21 @@ export class LocalArtifactStore implements ArtifactStore {
   async putFile(name: string, body: Readable, meta: ArtifactMeta, options: PutOptions = {}): Promise<ArtifactRecord> {
     const path = await this.#prepare(name);
     const { signal } = options;
+    // Hashed on the way to the file, as the queue's store does: chain of trust lists it.
+    const sha256 = createHash('sha256');
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        sha256.update(chunk);
+        callback(null, chunk);
+      },
+    });
     try {
-      await pipeline(body, createWriteStream(path), signal ? { signal } : {});
+      await pipeline(body, hashing, createWriteStream(path), signal ? { signal } : {});
     } catch (error) {
       // pipeline rejects with an AbortError: the caller wants the signal's own reason (a TaskAbort).
       throw signal?.aborted ? signal.reason : error;
     }
-    return { name, storageType: 'file', contentType: meta.contentType, path };
+    return { name, storageType: 'file', contentType: meta.contentType, path, sha256: sha256.digest('hex') };
   }
 
   /** No queue to redirect from: the record says where the live log was served. */

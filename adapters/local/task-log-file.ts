@@ -8,13 +8,17 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { codeOf, messageOf } from '../../functions/errors.ts';
 import { errorLine } from '../../functions/task-log/format.ts';
-import type { FinishedLog, TaskLogSink } from '../../functions/task-log/task-log.ts';
+import type { FinishedLog, GrowingLog, TaskLogSink } from '../../functions/task-log/task-log.ts';
 
 export class FileTaskLogSink implements TaskLogSink {
   readonly stream: Writable;
   readonly #path: string;
   readonly #file: ReturnType<typeof createWriteStream>;
   #failure: string | undefined;
+  /** Bytes the file has accepted, for followers (the live log); and whether it will grow again. */
+  #written = 0;
+  #ended = false;
+  readonly #growth = new Set<() => void>();
   #dropped = 0;
 
   /** `live` receives every byte as it is written (stdout for `dw-host run`). */
@@ -31,7 +35,10 @@ export class FileTaskLogSink implements TaskLogSink {
         }
         // Honour the file's backpressure so a chatty task is never buffered whole in memory;
         // an error while waiting releases the writer too.
-        if (this.#file.write(chunk)) return callback();
+        const grew = (error?: Error | null) => {
+          if (!error) this.#grew(chunk.length);
+        };
+        if (this.#file.write(chunk, grew)) return callback();
         const resume = () => {
           this.#file.off('drain', resume).off('error', resume);
           callback();
@@ -45,10 +52,29 @@ export class FileTaskLogSink implements TaskLogSink {
     });
   }
 
+  /** The file as it grows: `written` counts what the file has accepted, in order. */
+  follow(): GrowingLog {
+    const sink = this;
+    return {
+      path: this.#path,
+      get written() {
+        return sink.#written;
+      },
+      get ended() {
+        return sink.#ended;
+      },
+      onGrowth: (listener) => {
+        this.#growth.add(listener);
+        return () => this.#growth.delete(listener);
+      },
+    };
+  }
+
   async finish(): Promise<FinishedLog> {
     this.stream.end();
     await finished(this.stream);
     if (this.#failure === undefined) await finished(this.#file).catch((error) => this.#fail(error));
+    this.#end();
     const kept = await stat(this.#path).then(
       (s) => s.size,
       () => 0,
@@ -69,6 +95,19 @@ export class FileTaskLogSink implements TaskLogSink {
     if (this.#failure !== undefined) return;
     this.#failure = codeOf(error) ?? messageOf(error);
     this.#file.destroy();
+    // Nothing more reaches the file: its followers have all there will be.
+    this.#end();
+  }
+
+  #grew(bytes: number): void {
+    this.#written += bytes;
+    for (const listener of this.#growth) listener();
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    for (const listener of this.#growth) listener();
   }
 }
 

@@ -68,7 +68,7 @@ export class TaskclusterArtifactStore implements ArtifactStore {
       const spooled = await spool(body, join(dir, 'data'), gzip, options.signal);
       if (this.#options.storage === 's3') await this.#putS3(name, spooled, meta, options.signal);
       else await this.#putObject(name, spooled, meta, options.signal);
-      return { name, storageType: 'file', contentType: meta.contentType };
+      return { name, storageType: 'file', contentType: meta.contentType, sha256: spooled.sha256 };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

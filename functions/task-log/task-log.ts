@@ -16,11 +16,27 @@ export interface TaskLogSink {
   readonly stream: Writable;
   /** Flush and close the log; the returned handle reads it back for upload. */
   finish(): Promise<FinishedLog>;
+  /** The log as the file it grows in, for readers that follow it (the live log); absent when the
+   * log is not a file (the in-memory fallback). */
+  follow?(): GrowingLog;
+}
+
+/** A log file being written: readers read it at offsets below `written`, and wait for growth. */
+export interface GrowingLog {
+  readonly path: string;
+  /** Bytes of the log already in the file. */
+  readonly written: number;
+  /** Nothing more will be written (finished, or the file failed). */
+  readonly ended: boolean;
+  /** `listener` runs after each write reaches the file, and once when the log ends; returns its
+   * removal. */
+  onGrowth(listener: () => void): () => void;
 }
 
 export class TaskLog {
   readonly #sink: TaskLogSink;
   readonly #now: () => number;
+  #finished: Promise<FinishedLog> | undefined;
 
   constructor(sink: TaskLogSink, now: () => number = Date.now) {
     this.#sink = sink;
@@ -49,7 +65,14 @@ export class TaskLog {
     this.info(footerLine(exitCode, durationMs));
   }
 
+  /** Once: the upload stage and the steps' own artifacts (certified log, bulk log) share it. */
   finish(): Promise<FinishedLog> {
-    return this.#sink.finish();
+    this.#finished ??= this.#sink.finish();
+    return this.#finished;
+  }
+
+  /** The log file as it grows, for the live log; undefined when the log is not a file. */
+  follow(): GrowingLog | undefined {
+    return this.#sink.follow?.();
   }
 }

@@ -5,7 +5,7 @@ const require = createRequire(import.meta.url);
 "use strict";
 export const validate = validate0;
 export default validate0;
-const schema0 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"dw-host/worker-config.json","title":"dw-host worker config","description":"The worker config file (dw-host --config FILE, or DW_CONFIG_FILE). Keys are docker-worker's where docker-worker had the setting (its config.yml, reference §8.1); x-env names the environment variable that overrides a key. Every key is optional in the file; the Taskcluster host needs the identity and credentials keys from the file or the environment.","type":"object","additionalProperties":false,"properties":{"rootUrl":{"type":"string","pattern":"^https?://","description":"root URL of the Taskcluster deployment","x-env":"TASKCLUSTER_ROOT_URL"},"taskcluster":{"type":"object","additionalProperties":false,"description":"the worker's own credentials (claimWork, expandScopes); never given to a task","default":{},"properties":{"clientId":{"type":"string","minLength":1,"description":"the worker's client id","x-env":"TASKCLUSTER_CLIENT_ID"},"accessToken":{"type":"string","minLength":1,"description":"the worker's access token","x-env":"TASKCLUSTER_ACCESS_TOKEN"},"certificate":{"type":"string","description":"certificate of temporary worker credentials","x-env":"TASKCLUSTER_CERTIFICATE"}}},"workerPoolId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}/[a-zA-Z0-9_-]{1,38}$","description":"provisionerId/workerType of the pool this host serves (or give provisionerId and workerType)","x-env":"DW_WORKER_POOL_ID"},"provisionerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's provisionerId, as worker-runner writes it"},"workerType":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's workerType, as worker-runner writes it"},"workerGroup":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker group","x-env":"DW_WORKER_GROUP"},"workerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker id","x-env":"DW_WORKER_ID"},"capacity":{"type":"integer","minimum":1,"maximum":32,"default":1,"description":"tasks run at once","x-env":"DW_CAPACITY"},"instanceType":{"type":"string","default":"unknown","description":"TASKCLUSTER_INSTANCE_TYPE of tasks and the log header","x-env":"DW_INSTANCE_TYPE"},"publicIp":{"type":"string","description":"TASKCLUSTER_PUBLIC_IP of tasks and the log header","x-env":"DW_PUBLIC_IP"},"workerLocation":{"type":"string","description":"TASKCLUSTER_WORKER_LOCATION of tasks (JSON text)","x-env":"DW_WORKER_LOCATION"},"pulseUrl":{"type":"string","pattern":"^(amqps?://[^@/]+@[^/]+(/.*)?)?$","default":"","description":"amqp[s]://user:password@host:port/vhost for task-pending hints and cancellations; empty: claimWork long-poll only","x-env":"DW_PULSE_URL"},"pulseSafetyPollSeconds":{"type":"number","exclusiveMinimum":0,"default":30,"description":"with Pulse connected, how often a claimWork long-poll runs anyway, for lost messages","x-env":"DW_PULSE_SAFETY_POLL_SECONDS"},"artifactStorage":{"type":"string","enum":["object","s3"],"default":"object","description":"how artifacts are stored: the object service, or legacy s3","x-env":"DW_ARTIFACT_STORAGE"},"shutdownGraceSeconds":{"type":"number","minimum":0,"default":300,"description":"on SIGTERM, how long running tasks may go on before they end as worker-shutdown","x-env":"DW_SHUTDOWN_GRACE_SECONDS"},"workDir":{"type":"string","minLength":1,"description":"where task logs and artifacts are spooled (default: the system's temporary directory)","x-env":"DW_WORK_DIR"},"stateDir":{"type":"string","minLength":1,"default":"/var/lib/dw-host","description":"what survives a restart: image use records (the caches' index lives in cache.volumeCachePath)","x-env":"DW_STATE_DIR"},"metricsPort":{"type":"integer","minimum":0,"maximum":65535,"description":"TCP port of the Prometheus metrics (/metrics) and health (/health, /ready) server, on every interface; 0: any free port (said in the operator log); unset: no server","x-env":"DW_METRICS_PORT"},"shutdown":{"type":"object","additionalProperties":false,"default":{},"description":"idle shutdown (docker-worker's): after afterIdleSeconds without a task the host stops claiming, tells worker-runner `shutdown` and exits 0","properties":{"enabled":{"type":"boolean","default":false,"description":"stop when idle (docker-worker defaulted to true; dw-host also serves permanent pools)","x-env":"DW_SHUTDOWN_WHEN_IDLE"},"afterIdleSeconds":{"type":"number","minimum":0,"default":300,"description":"seconds without a running task before an idle host stops","x-env":"DW_SHUTDOWN_AFTER_IDLE_SECONDS"}}},"logLevel":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"operator log level","x-env":"DW_LOG_LEVEL"},"capacityManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"diskspaceThreshold":{"type":"integer","minimum":0,"default":10737418240,"description":"bytes: below this much free space in workDir or Docker's data root the host does not claim","x-env":"DW_MIN_FREE_DISK_MB","x-env-unit":1048576}}},"registries":{"type":"object","default":{},"description":"registry host, or host/user, to {username, password}: credentials for pulls from it; a task using them needs docker-worker:image:<repository>:<tag>","additionalProperties":{"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string"}}},"x-env":"DW_REGISTRIES"},"dockerConfig":{"type":"object","additionalProperties":false,"default":{},"properties":{"defaultRegistry":{"type":"string","default":"registry.hub.docker.com","description":"the registry of user/image names, for matching registries' credentials"},"maxAttempts":{"type":"integer","minimum":1,"default":5,"description":"tries of a registry pull or task-image download"},"delayFactor":{"type":"number","minimum":0,"default":15000,"description":"ms: retry n waits 2^(n-1) × delayFactor, randomised"},"randomizationFactor":{"type":"number","minimum":0,"maximum":1,"default":0.25,"description":"± fraction of randomness of those waits"},"allowPrivileged":{"type":"boolean","default":false,"description":"offer capabilities.privileged, to tasks with docker-worker:capability:privileged[:<provisionerId>/<workerType>]"},"allowDisableSeccomp":{"type":"boolean","default":false,"description":"offer capabilities.disableSeccomp (d2g's switch), to tasks with docker-worker:capability:disableSeccomp[:<provisionerId>/<workerType>]"}}},"taskLimits":{"type":"object","additionalProperties":false,"default":{},"description":"limits of each task's container; none by default, as docker-worker","properties":{"memoryMiB":{"type":"integer","minimum":6,"description":"memory (swap included) in MiB; a task the kernel kills for memory fails with 'Task ran out of memory'"},"cpus":{"type":"number","exclusiveMinimum":0,"description":"CPUs (fractions allowed), as docker run --cpus"},"pids":{"type":"integer","minimum":1,"description":"processes and threads at once"}}},"host":{"type":"string","minLength":1,"default":"localhost","description":"this worker's public host name (worker-runner's public-hostname): live log URLs and the interactive shell's socket URL name it","x-env":"DW_PUBLIC_HOSTNAME"},"ssl":{"type":"object","additionalProperties":false,"default":{},"description":"TLS certificate and key files (PEM): the live log is served over HTTPS when both are given; and interactive.ssl","properties":{"certificate":{"type":"string","minLength":1,"description":"certificate chain file, valid for `host`"},"key":{"type":"string","minLength":1,"description":"private key file"}}},"interactive":{"type":"object","additionalProperties":false,"default":{},"description":"features.interactive: a shell in the task's container over a WebSocket (generic-worker's v2 protocol, as the Taskcluster UI speaks it)","properties":{"port":{"type":"integer","minimum":0,"maximum":65535,"default":0,"description":"TCP port of the shell server, opened at the first interactive task (0: any free port)"},"ssl":{"type":"boolean","default":false,"description":"wss:// with ssl.certificate and ssl.key (the UI's https page needs it)"},"minTime":{"type":"number","minimum":0,"default":180,"description":"seconds after the task starts during which its container is kept after the command ends"},"expirationAfterSession":{"type":"number","minimum":0,"default":900,"description":"seconds the container is kept after the last shell session closes"},"artifactName":{"type":"string","minLength":1,"default":"private/docker-worker/shell.html","description":"name of the shell.html reference artifact (one ending in / is a directory, docker-worker's form)"},"busybox":{"type":"string","minLength":1,"default":"/bin/busybox","description":"a statically linked busybox (Debian's busybox-static), mounted into interactive tasks for the keep-alive wrapper and the fallback shell"}}},"logging":{"type":"object","additionalProperties":false,"default":{},"properties":{"liveLogPort":{"type":"integer","minimum":0,"maximum":65535,"default":0,"description":"TCP port of the live log server (all interfaces), opened at the first task; URLs name `host` and this port (0: any free port, as docker-worker's random host port)","x-env":"DW_LIVE_LOG_PORT"}}},"ed25519SigningKeyLocation":{"type":"string","minLength":1,"default":"/etc/docker-worker-ed25519-cot-signing-key.key","description":"chain of trust signing key: base64 of a 64-byte ed25519 (tweetnacl) secret key, docker-worker's format; without a usable one, tasks asking for chainOfTrust are refused","x-env":"DW_COT_SIGNING_KEY"},"garbageCollection":{"type":"object","additionalProperties":false,"default":{},"properties":{"interval":{"type":"integer","minimum":1000,"default":60000,"description":"ms between sweeps of containers this worker created (labelled with its worker id) that no running task owns"},"imageDiskBudget":{"type":"integer","minimum":0,"description":"bytes of Docker image disk use above which images dw-host fetched are removed, least recently used first (never one a running task uses); unset: never","x-env":"DW_IMAGE_DISK_BUDGET_MB","x-env-unit":1048576}}},"artifacts":{"type":"object","additionalProperties":false,"default":{},"properties":{"maxFileBytes":{"type":"integer","minimum":0,"description":"a payload artifact file larger than this becomes an error artifact too-large-file-on-worker without being read; unset: no limit","x-env":"DW_MAX_ARTIFACT_MB","x-env-unit":1048576}}},"cache":{"type":"object","additionalProperties":false,"default":{},"properties":{"volumeCachePath":{"type":"string","minLength":1,"default":"/mnt/var/cache/docker-worker","description":"where volume caches live (index.json, instances/<id>/, lock); one dw-host process per path","x-env":"DW_CACHE_DIR"}}},"restrictCPU":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset), as deviceManagement.cpu.enabled"},"deviceManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"devicePath":{"type":"string","minLength":1,"default":"/dev","description":"where device nodes are found at start-up (video<N>, snd/controlC<N>, kvm, shm, nvidiactl); each is mapped into containers at its path under /dev","x-env":"DW_DEVICE_PATH"},"loopbackVideo":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease a v4l2loopback video device (video<N>) to tasks asking capabilities.devices.loopbackVideo"}}},"loopbackAudio":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease an snd-aloop sound card (snd/controlC<N> and its PCM nodes) to tasks asking capabilities.devices.loopbackAudio"}}},"kvm":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"share /dev/kvm with tasks asking capabilities.devices.kvm"}}},"hostSharedMemory":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"bind the host's /dev/shm into tasks asking capabilities.devices.hostSharedMemory"}}},"cpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset); tasks are claimed only while a CPU is free"}}},"gpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"deviceIds":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"NVIDIA GPUs (index or UUID) given one per task (the engine's DeviceRequests); tasks are claimed only while one is free; empty: none"}}}}},"features":{"type":"object","additionalProperties":false,"default":{},"description":"which payload features this worker offers (docker-worker's features.<name>.enabled)","properties":{"localLiveLog":{"$ref":"#/definitions/feature"},"artifacts":{"$ref":"#/definitions/feature"},"bulkLog":{"$ref":"#/definitions/feature"},"allowPtrace":{"$ref":"#/definitions/feature"},"interactive":{"$ref":"#/definitions/feature"}}}},"definitions":{"feature":{"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}}}};
+const schema0 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"dw-host/worker-config.json","title":"dw-host worker config","description":"The worker config file (dw-host --config FILE, or DW_CONFIG_FILE). Keys are docker-worker's where docker-worker had the setting (its config.yml, reference §8.1); x-env names the environment variable that overrides a key. Every key is optional in the file; the Taskcluster host needs the identity and credentials keys from the file or the environment.","type":"object","additionalProperties":false,"properties":{"rootUrl":{"type":"string","pattern":"^https?://","description":"root URL of the Taskcluster deployment","x-env":"TASKCLUSTER_ROOT_URL"},"taskcluster":{"type":"object","additionalProperties":false,"description":"the worker's own credentials (claimWork, expandScopes); never given to a task","default":{},"properties":{"clientId":{"type":"string","minLength":1,"description":"the worker's client id","x-env":"TASKCLUSTER_CLIENT_ID"},"accessToken":{"type":"string","minLength":1,"description":"the worker's access token","x-env":"TASKCLUSTER_ACCESS_TOKEN"},"certificate":{"type":"string","description":"certificate of temporary worker credentials","x-env":"TASKCLUSTER_CERTIFICATE"}}},"workerPoolId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}/[a-zA-Z0-9_-]{1,38}$","description":"provisionerId/workerType of the pool this host serves (or give provisionerId and workerType)","x-env":"DW_WORKER_POOL_ID"},"provisionerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's provisionerId, as worker-runner writes it"},"workerType":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"the pool's workerType, as worker-runner writes it"},"workerGroup":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker group","x-env":"DW_WORKER_GROUP"},"workerId":{"type":"string","pattern":"^[a-zA-Z0-9_-]{1,38}$","description":"this host's worker id","x-env":"DW_WORKER_ID"},"capacity":{"type":"integer","minimum":1,"maximum":32,"default":1,"description":"tasks run at once","x-env":"DW_CAPACITY"},"instanceType":{"type":"string","default":"unknown","description":"TASKCLUSTER_INSTANCE_TYPE of tasks and the log header","x-env":"DW_INSTANCE_TYPE"},"publicIp":{"type":"string","description":"TASKCLUSTER_PUBLIC_IP of tasks and the log header","x-env":"DW_PUBLIC_IP"},"workerLocation":{"type":"string","description":"TASKCLUSTER_WORKER_LOCATION of tasks (JSON text)","x-env":"DW_WORKER_LOCATION"},"pulseUrl":{"type":"string","pattern":"^(amqps?://[^@/]+@[^/]+(/.*)?)?$","default":"","description":"amqp[s]://user:password@host:port/vhost for task-pending hints and cancellations; empty: claimWork long-poll only","x-env":"DW_PULSE_URL"},"pulseSafetyPollSeconds":{"type":"number","exclusiveMinimum":0,"default":30,"description":"with Pulse connected, how often a claimWork long-poll runs anyway, for lost messages","x-env":"DW_PULSE_SAFETY_POLL_SECONDS"},"artifactStorage":{"type":"string","enum":["object","s3"],"default":"object","description":"how artifacts are stored: the object service, or legacy s3","x-env":"DW_ARTIFACT_STORAGE"},"shutdownGraceSeconds":{"type":"number","minimum":0,"default":300,"description":"on SIGTERM, how long running tasks may go on before they end as worker-shutdown","x-env":"DW_SHUTDOWN_GRACE_SECONDS"},"workDir":{"type":"string","minLength":1,"description":"where task logs and artifacts are spooled (default: the system's temporary directory)","x-env":"DW_WORK_DIR"},"stateDir":{"type":"string","minLength":1,"default":"/var/lib/dw-host","description":"what survives a restart: image use records (the caches' index lives in cache.volumeCachePath)","x-env":"DW_STATE_DIR"},"metricsPort":{"type":"integer","minimum":0,"maximum":65535,"description":"TCP port of the Prometheus metrics (/metrics) and health (/health, /ready) server, on every interface; 0: any free port (said in the operator log); unset: no server","x-env":"DW_METRICS_PORT"},"shutdown":{"type":"object","additionalProperties":false,"default":{},"description":"idle shutdown (docker-worker's): after afterIdleSeconds without a task the host stops claiming, tells worker-runner `shutdown` and exits 0","properties":{"enabled":{"type":"boolean","default":false,"description":"stop when idle (docker-worker defaulted to true; dw-host also serves permanent pools)","x-env":"DW_SHUTDOWN_WHEN_IDLE"},"afterIdleSeconds":{"type":"number","minimum":0,"default":300,"description":"seconds without a running task before an idle host stops","x-env":"DW_SHUTDOWN_AFTER_IDLE_SECONDS"}}},"logLevel":{"type":"string","enum":["debug","info","warn","error"],"default":"info","description":"operator log level","x-env":"DW_LOG_LEVEL"},"capacityManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"diskspaceThreshold":{"type":"integer","minimum":0,"default":10737418240,"description":"bytes: below this much free space in workDir or Docker's data root the host does not claim","x-env":"DW_MIN_FREE_DISK_MB","x-env-unit":1048576}}},"registries":{"type":"object","default":{},"description":"registry host, or host/user, to {username, password}: credentials for pulls from it; a task using them needs docker-worker:image:<repository>:<tag>","additionalProperties":{"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string"}}},"x-env":"DW_REGISTRIES"},"dockerConfig":{"type":"object","additionalProperties":false,"default":{},"properties":{"defaultRegistry":{"type":"string","default":"registry.hub.docker.com","description":"the registry of user/image names, for matching registries' credentials"},"maxAttempts":{"type":"integer","minimum":1,"default":5,"description":"tries of a registry pull or task-image download"},"delayFactor":{"type":"number","minimum":0,"default":15000,"description":"ms: retry n waits 2^(n-1) × delayFactor, randomised"},"randomizationFactor":{"type":"number","minimum":0,"maximum":1,"default":0.25,"description":"± fraction of randomness of those waits"},"allowPrivileged":{"type":"boolean","default":false,"description":"offer capabilities.privileged, to tasks with docker-worker:capability:privileged[:<provisionerId>/<workerType>]"},"allowDisableSeccomp":{"type":"boolean","default":false,"description":"offer capabilities.disableSeccomp (d2g's switch), to tasks with docker-worker:capability:disableSeccomp[:<provisionerId>/<workerType>]"}}},"taskLimits":{"type":"object","additionalProperties":false,"default":{},"description":"limits of each task's container; none by default, as docker-worker","properties":{"memoryMiB":{"type":"integer","minimum":6,"description":"memory (swap included) in MiB; a task the kernel kills for memory fails with 'Task ran out of memory'"},"cpus":{"type":"number","exclusiveMinimum":0,"description":"CPUs (fractions allowed), as docker run --cpus"},"pids":{"type":"integer","minimum":1,"description":"processes and threads at once"}}},"host":{"type":"string","minLength":1,"default":"localhost","description":"this worker's public host name (worker-runner's public-hostname): live log URLs and the interactive shell's socket URL name it","x-env":"DW_PUBLIC_HOSTNAME"},"ssl":{"type":"object","additionalProperties":false,"default":{},"description":"TLS certificate and key files (PEM): the live log is served over HTTPS when both are given; and interactive.ssl","properties":{"certificate":{"type":"string","minLength":1,"description":"certificate chain file, valid for `host`"},"key":{"type":"string","minLength":1,"description":"private key file"}}},"interactive":{"type":"object","additionalProperties":false,"default":{},"description":"features.interactive: a shell in the task's container over a WebSocket (generic-worker's v2 protocol, as the Taskcluster UI speaks it)","properties":{"port":{"type":"integer","minimum":0,"maximum":65535,"default":0,"description":"TCP port of the shell server, opened at the first interactive task (0: any free port)"},"ssl":{"type":"boolean","default":false,"description":"wss:// with ssl.certificate and ssl.key (the UI's https page needs it)"},"minTime":{"type":"number","minimum":0,"default":180,"description":"seconds after the task starts during which its container is kept after the command ends"},"expirationAfterSession":{"type":"number","minimum":0,"default":900,"description":"seconds the container is kept after the last shell session closes"},"artifactName":{"type":"string","minLength":1,"default":"private/docker-worker/shell.html","description":"name of the shell.html reference artifact (one ending in / is a directory, docker-worker's form)"},"busybox":{"type":"string","minLength":1,"default":"/bin/busybox","description":"a statically linked busybox (Debian's busybox-static), mounted into interactive tasks for the keep-alive wrapper and the fallback shell"}}},"logging":{"type":"object","additionalProperties":false,"default":{},"properties":{"liveLogPort":{"type":"integer","minimum":0,"maximum":65535,"default":0,"description":"TCP port of the live log server (all interfaces), opened at the first task; URLs name `host` and this port (0: any free port, as docker-worker's random host port)","x-env":"DW_LIVE_LOG_PORT"}}},"ed25519SigningKeyLocation":{"type":"string","minLength":1,"default":"/etc/docker-worker-ed25519-cot-signing-key.key","description":"chain of trust signing key: base64 of a 64-byte ed25519 (tweetnacl) secret key, docker-worker's format; without a usable one, tasks asking for chainOfTrust are refused","x-env":"DW_COT_SIGNING_KEY"},"garbageCollection":{"type":"object","additionalProperties":false,"default":{},"properties":{"interval":{"type":"integer","minimum":1000,"default":60000,"description":"ms between sweeps of containers this worker created (labelled with its worker id) that no running task owns"},"imageDiskBudget":{"type":"integer","minimum":0,"description":"bytes of Docker image disk use above which images dw-host fetched are removed, least recently used first (never one a running task uses); unset: never","x-env":"DW_IMAGE_DISK_BUDGET_MB","x-env-unit":1048576}}},"artifacts":{"type":"object","additionalProperties":false,"default":{},"properties":{"maxFileBytes":{"type":"integer","minimum":0,"description":"a payload artifact file larger than this becomes an error artifact too-large-file-on-worker without being read; unset: no limit","x-env":"DW_MAX_ARTIFACT_MB","x-env-unit":1048576}}},"cache":{"type":"object","additionalProperties":false,"default":{},"properties":{"volumeCachePath":{"type":"string","minLength":1,"default":"/mnt/var/cache/docker-worker","description":"where volume caches live (index.json, instances/<id>/, lock); one dw-host process per path","x-env":"DW_CACHE_DIR"}}},"restrictCPU":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset), as deviceManagement.cpu.enabled"},"deviceManagement":{"type":"object","additionalProperties":false,"default":{},"properties":{"devicePath":{"type":"string","minLength":1,"default":"/dev","description":"where device nodes are found at start-up (video<N>, snd/controlC<N>, kvm, shm, nvidiactl); each is mapped into containers at its path under /dev","x-env":"DW_DEVICE_PATH"},"loopbackVideo":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease a v4l2loopback video device (video<N>) to tasks asking capabilities.devices.loopbackVideo"}}},"loopbackAudio":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"lease an snd-aloop sound card (snd/controlC<N> and its PCM nodes) to tasks asking capabilities.devices.loopbackAudio"}}},"kvm":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"share /dev/kvm with tasks asking capabilities.devices.kvm"}}},"hostSharedMemory":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true,"description":"bind the host's /dev/shm into tasks asking capabilities.devices.hostSharedMemory"}}},"cpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":false,"description":"give each task a CPU of its own (cpuset); tasks are claimed only while a CPU is free"}}},"gpu":{"type":"object","additionalProperties":false,"default":{},"properties":{"deviceIds":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"NVIDIA GPUs (index or UUID) given one per task (the engine's DeviceRequests); tasks are claimed only while one is free; empty: none"}}}}},"features":{"type":"object","additionalProperties":false,"default":{},"description":"which payload features this worker offers (docker-worker's features.<name>.enabled)","properties":{"localLiveLog":{"$ref":"#/definitions/feature"},"artifacts":{"$ref":"#/definitions/feature"},"bulkLog":{"$ref":"#/definitions/feature"},"taskclusterProxy":{"$ref":"#/definitions/feature"},"chainOfTrust":{"$ref":"#/definitions/feature"},"allowPtrace":{"$ref":"#/definitions/feature"},"interactive":{"$ref":"#/definitions/feature"}}}},"definitions":{"feature":{"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}}}};
 const schema1 = {"type":"object","additionalProperties":false,"required":["enabled"],"properties":{"enabled":{"type":"boolean"}}};
 const func0 = Object.prototype.hasOwnProperty;
 const func1 = require("ajv/dist/runtime/ucs2length").default;
@@ -1943,7 +1943,7 @@ errors++;
 let data79 = data.features;
 if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
 for(const key20 in data79){
-if(!(((((key20 === "localLiveLog") || (key20 === "artifacts")) || (key20 === "bulkLog")) || (key20 === "allowPtrace")) || (key20 === "interactive"))){
+if(!(((((((key20 === "localLiveLog") || (key20 === "artifacts")) || (key20 === "bulkLog")) || (key20 === "taskclusterProxy")) || (key20 === "chainOfTrust")) || (key20 === "allowPtrace")) || (key20 === "interactive"))){
 const err147 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err147];
@@ -2101,11 +2101,11 @@ vErrors.push(err159);
 errors++;
 }
 }
-if(data79.allowPtrace !== undefined){
-let data86 = data79.allowPtrace;
+if(data79.taskclusterProxy !== undefined){
+let data86 = data79.taskclusterProxy;
 if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
 if(data86.enabled === undefined){
-const err160 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+const err160 = {instancePath:instancePath+"/features/taskclusterProxy",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2116,7 +2116,7 @@ errors++;
 }
 for(const key24 in data86){
 if(!(key24 === "enabled")){
-const err161 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
+const err161 = {instancePath:instancePath+"/features/taskclusterProxy",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2128,7 +2128,7 @@ errors++;
 }
 if(data86.enabled !== undefined){
 if(typeof data86.enabled !== "boolean"){
-const err162 = {instancePath:instancePath+"/features/allowPtrace/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err162 = {instancePath:instancePath+"/features/taskclusterProxy/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2140,7 +2140,7 @@ errors++;
 }
 }
 else {
-const err163 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err163 = {instancePath:instancePath+"/features/taskclusterProxy",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2150,11 +2150,11 @@ vErrors.push(err163);
 errors++;
 }
 }
-if(data79.interactive !== undefined){
-let data88 = data79.interactive;
+if(data79.chainOfTrust !== undefined){
+let data88 = data79.chainOfTrust;
 if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
 if(data88.enabled === undefined){
-const err164 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+const err164 = {instancePath:instancePath+"/features/chainOfTrust",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2165,7 +2165,7 @@ errors++;
 }
 for(const key25 in data88){
 if(!(key25 === "enabled")){
-const err165 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
+const err165 = {instancePath:instancePath+"/features/chainOfTrust",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2177,7 +2177,7 @@ errors++;
 }
 if(data88.enabled !== undefined){
 if(typeof data88.enabled !== "boolean"){
-const err166 = {instancePath:instancePath+"/features/interactive/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err166 = {instancePath:instancePath+"/features/chainOfTrust/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2189,7 +2189,7 @@ errors++;
 }
 }
 else {
-const err167 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err167 = {instancePath:instancePath+"/features/chainOfTrust",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2199,9 +2199,11 @@ vErrors.push(err167);
 errors++;
 }
 }
-}
-else {
-const err168 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data79.allowPtrace !== undefined){
+let data90 = data79.allowPtrace;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+if(data90.enabled === undefined){
+const err168 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2210,14 +2212,110 @@ vErrors.push(err168);
 }
 errors++;
 }
-}
-else {
-const err169 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key26 in data90){
+if(!(key26 === "enabled")){
+const err169 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err169];
 }
 else {
 vErrors.push(err169);
+}
+errors++;
+}
+}
+if(data90.enabled !== undefined){
+if(typeof data90.enabled !== "boolean"){
+const err170 = {instancePath:instancePath+"/features/allowPtrace/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+}
+else {
+const err171 = {instancePath:instancePath+"/features/allowPtrace",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+if(data79.interactive !== undefined){
+let data92 = data79.interactive;
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+if(data92.enabled === undefined){
+const err172 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+for(const key27 in data92){
+if(!(key27 === "enabled")){
+const err173 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+if(data92.enabled !== undefined){
+if(typeof data92.enabled !== "boolean"){
+const err174 = {instancePath:instancePath+"/features/interactive/enabled",schemaPath:"#/definitions/feature/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+}
+}
+else {
+const err175 = {instancePath:instancePath+"/features/interactive",schemaPath:"#/definitions/feature/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+}
+else {
+const err176 = {instancePath:instancePath+"/features",schemaPath:"#/properties/features/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+}
+else {
+const err177 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
 }
 errors++;
 }

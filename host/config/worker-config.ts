@@ -48,6 +48,8 @@ export interface WorkerConfig {
     readonly artifactName: string;
     readonly busybox: string;
   };
+  readonly logging: { readonly liveLogPort: number };
+  readonly ed25519SigningKeyLocation: string;
   readonly cache: { readonly volumeCachePath: string };
   readonly restrictCPU: boolean;
   readonly deviceManagement: {
