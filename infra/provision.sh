@@ -42,6 +42,8 @@ install_packages() {
 # interactive shell page's browser test (driven by playwright-core, which never downloads a browser).
 install_packages ca-certificates iproute2 procps time docker.io rabbitmq-server docker-registry busybox-static \
   zstd lz4 curl apache2-utils chromium
+# CI's checks of the machine image and the VM (tests/integration/infra.test.ts), Debian's own.
+install_packages shellcheck packer vagrant
 command -v npm >/dev/null || install_packages nodejs npm
 
 # ---------------------------------------------------------------- Node 24 LTS
