@@ -70,7 +70,11 @@ export function registryConfigOf(config: WorkerConfig): RegistryConfig {
 
 /** The image provider on the local engine, its use records under the config's state directory
  * (a private temporary one, said once, where that is not writable: `dw-host run` as a user). */
-export function openImageProvider(config: WorkerConfig, warn: (message: string) => void): Promise<DockerImageProvider> {
+export function openImageProvider(
+  config: WorkerConfig,
+  warn: (message: string) => void,
+  onBytes?: (what: 'pulled' | 'loaded', bytes: number) => void,
+): Promise<DockerImageProvider> {
   const { maxAttempts, delayFactor, randomizationFactor } = config.dockerConfig;
   return DockerImageProvider.open({
     registry: registryConfigOf(config),
@@ -78,6 +82,7 @@ export function openImageProvider(config: WorkerConfig, warn: (message: string) 
     stateDir: writableStateDir(config.stateDir, warn),
     diskBudgetBytes: config.garbageCollection.imageDiskBudget,
     warn,
+    ...(onBytes ? { onBytes } : {}),
   });
 }
 

@@ -31,6 +31,8 @@ export interface TaskRunnerDeps {
   readonly steps: ComposedSteps;
   /** Each task's phases: metrics and its timeline line (host/task-timeline.ts). */
   readonly timeline?: (claimed: Claimed) => TaskTimeline;
+  /** Bytes of each artifact uploaded (metrics). */
+  readonly onUploaded?: (bytes: number) => void;
   /** Aborted by a second SIGTERM: stop every task's uploads and retries now. */
   readonly halt: AbortSignal;
   abort(taskId: string, runId: number, reason: TaskAbortReason): void;
@@ -92,6 +94,7 @@ function pipelineDeps(claimed: Claimed, signal: AbortSignal, deps: TaskRunnerDep
       queue: deps.queue,
       storage: config.artifactStorage,
       spoolDir: workDir,
+      ...(deps.onUploaded ? { onUploaded: deps.onUploaded } : {}),
       // PUT retries can last 30 s per artifact: say so rather than look stuck.
       onPutRetry: (artifact, error, failures, delayMs) =>
         log.warn(

@@ -81,7 +81,11 @@ export async function runHost(
     caches,
     devices,
     interactive: interactive?.ports,
-    images: await openImageProvider(config, (message) => log.warn(message)),
+    images: await openImageProvider(
+      config,
+      (message) => log.warn(message),
+      (what, bytes) => operations.metrics.bytes(what, bytes),
+    ),
     artifactsFor: (claimed, taskScopes) =>
       taskArtifacts({
         rootUrl: identity.rootUrl,
@@ -132,6 +136,7 @@ export async function runHost(
     config,
     steps,
     timeline: taskTimelines(operations.metrics, (claimed) => operations.claimMsOf(claimed)),
+    onUploaded: (bytes) => operations.metrics.bytes('uploaded', bytes),
     rootUrl: identity.rootUrl,
     functions,
     worker,

@@ -38,6 +38,8 @@ export interface ArtifactStoreOptions {
   readonly putRetry?: PutRetryPolicy;
   /** Called before each wait between PUT tries, e.g. to tell the operator. */
   readonly onPutRetry?: (name: string, error: unknown, failures: number, delayMs: number) => void;
+  /** A file artifact went out, this many bytes (as stored: gzipped for s3 where the rule says). */
+  readonly onUploaded?: (bytes: number) => void;
 }
 
 interface Spooled {
@@ -68,6 +70,7 @@ export class TaskclusterArtifactStore implements ArtifactStore {
       const spooled = await spool(body, join(dir, 'data'), gzip, options.signal);
       if (this.#options.storage === 's3') await this.#putS3(name, spooled, meta, options.signal);
       else await this.#putObject(name, spooled, meta, options.signal);
+      this.#options.onUploaded?.(spooled.size);
       return { name, storageType: 'file', contentType: meta.contentType, sha256: spooled.sha256 };
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -34,6 +34,8 @@ export interface DockerImageProviderOptions {
   readonly now?: () => number;
   /** The operator log: what the task log must not carry (clean-up failures). */
   readonly warn?: (message: string) => void;
+  /** Bytes pulled from registries (per layer) and task-image archives loaded (the host's metrics). */
+  readonly onBytes?: (what: 'pulled' | 'loaded', bytes: number) => void;
 }
 
 interface Fetched {
@@ -120,7 +122,8 @@ export class DockerImageProvider implements ImageProvider {
     if (present !== null) return { id: present, name, fetched: false };
     if (source.kind === 'registry') {
       const credentials = registryCredentialsFor(source.name, this.#options.registry);
-      const id = await pullImage(this.#docker, source.name, { credentials, retry, signal, progress });
+      const onLayerBytes = (bytes: number) => this.#options.onBytes?.('pulled', bytes);
+      const id = await pullImage(this.#docker, source.name, { credentials, retry, signal, progress, onLayerBytes });
       return { id, name, fetched: true };
     }
     const loaded = await loadTaskImage(this.#docker, artifactsOf({ artifacts }), source.taskId, source.path, {
@@ -131,6 +134,7 @@ export class DockerImageProvider implements ImageProvider {
       error: progress,
       progressIntervalMs: this.#options.progressIntervalMs ?? 5000,
     });
+    this.#options.onBytes?.('loaded', loaded.bytes);
     const id = await imageIdOf(this.#docker, loaded.name);
     if (id === null) throw new DwError('DW_IMAGE_INVALID', 'Image did not load properly.');
     return { id, name: loaded.name, artifactSha256: loaded.sha256, fetched: true };

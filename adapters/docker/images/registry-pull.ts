@@ -23,6 +23,8 @@ export interface PullOptions {
   readonly signal: AbortSignal;
   /** docker-worker's progress lines (`<layer> - Started downloading`, …), one per call. */
   readonly progress: (line: string) => void;
+  /** A layer finished downloading, this many bytes (the host's metrics). */
+  readonly onLayerBytes?: (bytes: number) => void;
 }
 
 type PullFailure = 'not-found' | 'auth' | 'transient' | 'engine';
@@ -60,7 +62,10 @@ export async function pullImage(docker: DockerClient, name: string, options: Pul
 async function pullOnce(docker: DockerClient, reference: string, authconfig: object | undefined, options: PullOptions) {
   const reply = await docker.pull(reference, authconfig, options.signal);
   const lines = progressLines();
+  const layerBytes = new Map<string, number>();
   const messages = await readEngineMessages(reply, (message) => {
+    if (message.id && message.progressDetail?.total) layerBytes.set(message.id, message.progressDetail.total);
+    if (message.id && message.status === 'Download complete') options.onLayerBytes?.(layerBytes.get(message.id) ?? 0);
     const line = lines(message);
     if (line) options.progress(line);
   });

@@ -21,6 +21,8 @@ export interface TaskImageOptions {
 export interface LoadedTaskImage {
   readonly name: string;
   readonly sha256: string;
+  /** Bytes of the archive as downloaded. */
+  readonly bytes: number;
 }
 
 export async function loadTaskImage(
@@ -65,7 +67,7 @@ export async function loadTaskImage(
     );
     options.info('Downloaded artifact successfully.');
     options.info(`Downloaded ${(loaded.bytes / 1_000_000).toFixed(3)} mb`);
-    return { name, sha256: loaded.sha256 };
+    return { name, sha256: loaded.sha256, bytes: loaded.bytes };
   } catch (error) {
     if (options.signal.aborted || error instanceof DwError) throw error;
     throw downloadError(error, path, taskId, attempts);
