@@ -3,12 +3,15 @@
 // writing to the file, drops further bytes (counting them), and the finished log ends with a line
 // saying what was lost.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { stat, truncate } from 'node:fs/promises';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { codeOf, messageOf } from '../../functions/errors.ts';
 import { errorLine } from '../../functions/task-log/format.ts';
 import type { FinishedLog, GrowingLog, TaskLogSink } from '../../functions/task-log/task-log.ts';
+
+/** Room for the trailer line and the file system's block rounding of the upload's copy. */
+const UPLOAD_SLACK = 64 * 1024;
 
 export class FileTaskLogSink implements TaskLogSink {
   readonly stream: Writable;
@@ -19,7 +22,8 @@ export class FileTaskLogSink implements TaskLogSink {
   #written = 0;
   #ended = false;
   readonly #growth = new Set<() => void>();
-  #dropped = 0;
+  /** Every byte the writer handed over; what the file does not hold of them was lost. */
+  #accepted = 0;
 
   /** `live` receives every byte as it is written (stdout for `dw-host run`). */
   constructor(path: string, live?: NodeJS.WritableStream) {
@@ -29,10 +33,8 @@ export class FileTaskLogSink implements TaskLogSink {
     this.stream = new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
         live?.write(chunk);
-        if (this.#failure !== undefined) {
-          this.#dropped += chunk.length;
-          return callback();
-        }
+        this.#accepted += chunk.length;
+        if (this.#failure !== undefined) return callback();
         // Honour the file's backpressure so a chatty task is never buffered whole in memory;
         // an error while waiting releases the writer too.
         const grew = (error?: Error | null) => {
@@ -47,7 +49,11 @@ export class FileTaskLogSink implements TaskLogSink {
       },
       final: (callback) => {
         if (this.#failure !== undefined || this.#file.destroyed) return callback();
-        this.#file.end(callback);
+        // A write refused while closing is recorded like any other, not thrown out of finish().
+        this.#file.end((error?: Error | null) => {
+          if (error) this.#fail(error);
+          callback();
+        });
       },
     });
   }
@@ -75,13 +81,16 @@ export class FileTaskLogSink implements TaskLogSink {
     await finished(this.stream);
     if (this.#failure === undefined) await finished(this.#file).catch((error) => this.#fail(error));
     this.#end();
-    const kept = await stat(this.#path).then(
+    const written = await stat(this.#path).then(
       (s) => s.size,
       () => 0,
     );
-    if (this.#failure === undefined) return { size: kept, open: () => createReadStream(this.#path) };
+    if (this.#failure === undefined) return { size: written, open: () => createReadStream(this.#path) };
+    const kept = await this.#roomForUpload(written);
     const trailer = Buffer.from(
-      errorLine(`The task log could not be written in full (${this.#failure}); ${this.#dropped} bytes were lost.`),
+      errorLine(
+        `The task log could not be written in full (${this.#failure}); ${this.#accepted - kept} bytes were lost.`,
+      ),
     );
     const path = this.#path;
     return {
@@ -89,6 +98,21 @@ export class FileTaskLogSink implements TaskLogSink {
       open: () => concat(kept > 0 ? createReadStream(path, { end: kept - 1 }) : Readable.from([]), trailer),
       failure: this.#failure,
     };
+  }
+
+  /** Uploading spools the log once more, on the same disk (adapters/taskcluster/artifact-store.ts).
+   * After ENOSPC there is no room for that copy: half of what was kept is given back so it fits,
+   * or the task's log would not reach the queue at all. Returns the bytes kept. */
+  async #roomForUpload(written: number): Promise<number> {
+    if (this.#failure !== 'ENOSPC' || written === 0) return written;
+    const half = Math.max(0, Math.floor((written - UPLOAD_SLACK) / 2));
+    try {
+      await truncate(this.#path, half);
+      return half;
+    } catch {
+      // The whole file is still there: its upload may fail for want of space, which upload reports.
+      return written;
+    }
   }
 
   #fail(error: unknown): void {
