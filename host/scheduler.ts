@@ -164,7 +164,9 @@ export class Scheduler {
       const claims = await this.#deps.functions.claim({ capacity: slots }, this.#deps.claimContext);
       this.#deps.onClaimed?.(claims, Date.now() - claimStarted);
       this.#failures = 0;
-      this.#settleMissedHints(claims.length, slots, this.#hints !== hintsBefore);
+      // A claim a hint started pays for that hint with its first task; only the rest pay missed ones.
+      const paying = trigger === 'pulse' ? claims.length - 1 : claims.length;
+      this.#settleMissedHints(claims.length, slots, this.#hints !== hintsBefore, paying);
       for (const claimed of claims) this.#start(claimed);
     } catch (error) {
       if (!this.#accepting) return; // stopped while waiting for the gate or the claim: nothing to report
@@ -187,8 +189,8 @@ export class Scheduler {
     }
   }
 
-  #settleMissedHints(claimed: number, asked: number, hintedMeanwhile: boolean): void {
-    if (claimed >= asked) this.#missedHints = Math.max(0, this.#missedHints - claimed);
+  #settleMissedHints(claimed: number, asked: number, hintedMeanwhile: boolean, paying: number): void {
+    if (claimed >= asked) this.#missedHints = Math.max(0, this.#missedHints - paying);
     // Short: nothing more was pending when the queue last looked, unless a hint came since.
     else this.#missedHints = hintedMeanwhile ? 1 : 0;
   }

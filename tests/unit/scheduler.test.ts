@@ -115,6 +115,26 @@ test('with Pulse: after an empty claim, slots stay free for hints, which claim a
   await loop;
 });
 
+test('with Pulse: a hint that comes while a hinted claim is in flight is still owed after that claim', async () => {
+  const h = harness({ capacity: 1, pulse: true });
+  const loop = h.scheduler.pollUntilStopped();
+  await settle();
+  h.claims[0]?.resolve([]); // the start-up claim
+  await settle();
+  h.scheduler.hint(); // task a is pending: claims at once
+  await settle();
+  assert.equal(h.claims.length, 2);
+  h.scheduler.hint(); // task b is pending too, while that claim holds the slot
+  h.claims[1]?.resolve([h.task('a')]); // the claim that a's hint started took one task
+  await settle();
+  h.finish('a');
+  await settle();
+  assert.equal(h.claims.length, 3, "b's hint claims the freed slot at once, not at the safety poll");
+  h.scheduler.stopClaiming();
+  h.claims[2]?.resolve([]);
+  await loop;
+});
+
 test('Pulse lost: the scheduler falls back to the continuous long-poll at once', async () => {
   const h = harness({ capacity: 1, pulse: true });
   const loop = h.scheduler.pollUntilStopped();
