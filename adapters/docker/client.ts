@@ -44,8 +44,16 @@ export interface DockerClient {
   ping(): Promise<void>;
   /** GET /info: the engine's facts (DockerRootDir, ServerVersion…). */
   info(): Promise<Record<string, unknown>>;
+  /** GET /events between `since` and `until` (epoch seconds), matching `filters`: what happened. */
+  events(since: number, until: number, filters: Record<string, string[]>): Promise<EngineEvent[]>;
   /** GET /version: the engine's version and API version (the host's start-up line). */
   version(): Promise<{ Version: string; ApiVersion: string }>;
+}
+
+export interface EngineEvent {
+  readonly Type?: string;
+  readonly Action?: string;
+  readonly Actor?: { readonly ID?: string; readonly Attributes?: Record<string, string> };
 }
 
 export interface DiskUsage {
@@ -115,6 +123,22 @@ export function dockerClient(): DockerClient {
       dial(modem, { path: '/networks?', method: 'GET', options, statusCodes: { 200: true, 500: 'server error' } }),
     ping: () => dial(modem, { path: '/_ping', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
     info: () => dial(modem, { path: '/info', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
+    events: async (since, until, filters) => {
+      // With `until` the engine ends the stream at once: one JSON object a line.
+      const stream = await dial<Readable>(modem, {
+        path: '/events?',
+        method: 'GET',
+        options: { since, until, filters: JSON.stringify(filters) },
+        isStream: true,
+        statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
+      });
+      let text = '';
+      for await (const chunk of stream) text += String(chunk);
+      return text
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as EngineEvent);
+    },
     version: () => dial(modem, { path: '/version', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }),
     // As dockerode's Docker.prototype.listContainers.
     listContainers: (options) =>

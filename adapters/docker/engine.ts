@@ -73,6 +73,7 @@ export class DockerEngine implements ContainerEngine {
   async start(spec: ContainerSpec, output: Writable): Promise<TaskContainer> {
     // A wrapper before the ENTRYPOINT replaces it for Docker: the image's own is read to be kept.
     const image = spec.entrypointPrefix ? await this.#imageCommand(spec.image) : undefined;
+    const startedAt = Date.now();
     const container = await this.#docker
       .createContainer(containerOptions(spec, image))
       .catch(async (error: unknown) => {
@@ -90,7 +91,7 @@ export class DockerEngine implements ContainerEngine {
         this.#onFailure(failure);
         return failure;
       };
-      return new DockerTaskContainer(container, drained, lost, () => this.#docker.ping());
+      return new DockerTaskContainer(container, drained, lost, () => this.#killSignals(container.id, startedAt));
     } catch (error) {
       await container.remove({ force: true }).catch(() => {
         // The create succeeded and attach/start did not: the engine is in trouble; the cause is thrown below.
@@ -105,6 +106,15 @@ export class DockerEngine implements ContainerEngine {
     } catch (error) {
       throw await this.#classify('the Docker engine failed to inspect the image', error);
     }
+  }
+
+  /** The signals the engine was asked to send the container since `sinceMs` (docker kill or
+   * stop, a stopping dockerd's own), as its event log records them. */
+  async #killSignals(id: string, sinceMs: number): Promise<string[]> {
+    const since = Math.floor(sinceMs / 1000);
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const events = await this.#docker.events(since, until, { type: ['container'], container: [id], event: ['kill'] });
+    return events.map((event) => event.Actor?.Attributes?.['signal'] ?? '?');
   }
 
   /** A refusal of the request (bad image, bad command: the task's doing, or a request the client
@@ -167,18 +177,20 @@ class DockerTaskContainer implements TaskContainer {
   readonly #container: Docker.Container;
   readonly #outputDrained: Promise<unknown>;
   readonly #lost: (error: unknown) => DwError;
-  readonly #ping: () => Promise<unknown>;
+  readonly #killSignals: () => Promise<string[]>;
+  /** dw-host itself killed it (maxRunTime, cancel, shutdown): its end is accounted for. */
+  #killedByUs = false;
 
   constructor(
     container: Docker.Container,
     outputDrained: Promise<unknown>,
     lost: (error: unknown) => DwError,
-    ping: () => Promise<unknown>,
+    killSignals: () => Promise<string[]>,
   ) {
     this.#container = container;
     this.#outputDrained = outputDrained;
     this.#lost = lost;
-    this.#ping = ping;
+    this.#killSignals = killSignals;
   }
 
   get id(): string {
@@ -193,15 +205,26 @@ class DockerTaskContainer implements TaskContainer {
       throw this.#lost(error);
     }
     await this.#outputDrained;
-    // A stopping dockerd closes its socket, then kills its containers and still answers their
-    // wait(): an exit the engine can no longer be asked about is the engine's doing, not the task's.
-    await this.#ping().catch((error: unknown) => {
-      throw this.#lost(new Error(`the container exited (${StatusCode}) as the engine stopped: ${messageOf(error)}`));
-    });
+    if (StatusCode !== 0 && !this.#killedByUs) await this.#notKilledFromOutside(StatusCode);
     return StatusCode;
   }
 
+  /** A stopping dockerd (engine upgrade, host shutdown) stops its containers, stop signal then
+   * SIGKILL, and still answers their wait() with the exit status: a kill through the engine that
+   * dw-host did not send (the engine's own, or an operator's docker stop/kill) is not the task's
+   * doing. A signal the task got from inside its container is no engine event. */
+  async #notKilledFromOutside(status: number): Promise<void> {
+    const signals = await this.#killSignals().catch((error: unknown) => {
+      throw this.#lost(error);
+    });
+    if (signals.length === 0) return;
+    throw this.#lost(
+      new Error(`its container was stopped from outside the task (signals ${signals.join(', ')}; exit ${status})`),
+    );
+  }
+
   async kill(): Promise<void> {
+    this.#killedByUs = true;
     try {
       await this.#container.kill();
     } catch (error) {
