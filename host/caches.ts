@@ -95,15 +95,18 @@ export class HostCaches implements CachePort {
 }
 
 /** The Taskcluster host's caches: the purge-cache service asked with the worker's credentials. */
-export function taskclusterHostCaches(config: WorkerConfig, identity: HostIdentity, log: OperatorLog): HostCaches {
+export function taskclusterHostCaches(
+  config: WorkerConfig,
+  identity: HostIdentity,
+  log: OperatorLog,
+  /** The worker's current credentials (worker-runner may replace them). */
+  workerCredentials: () => HostIdentity['credentials'] = () => identity.credentials,
+): HostCaches {
   const workerPoolId = `${identity.provisionerId}/${identity.workerType}`;
   return new HostCaches({
     root: config.cache.volumeCachePath,
     purgeRequests: (since) => {
-      const source = new PurgeRequestSource(
-        { rootUrl: identity.rootUrl, workerPoolId, workerCredentials: () => identity.credentials },
-        since,
-      );
+      const source = new PurgeRequestSource({ rootUrl: identity.rootUrl, workerPoolId, workerCredentials }, since);
       return () => source.fetch();
     },
     log: (message, fields) => log.info(fields, message),

@@ -67,7 +67,7 @@ export async function runHost(
     (message) => log.warn(message),
     (message, fields) => log.info(fields, message),
   );
-  const caches = taskclusterHostCaches(config, identity, log);
+  const caches = taskclusterHostCaches(config, identity, log, () => credentials.current);
   await caches.openIfUsedBefore();
   const features = await openFeatureServices(config, {
     workerId: identity.workerId,

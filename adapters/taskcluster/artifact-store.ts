@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import taskcluster from 'taskcluster-client';
 import { shouldGzip } from '../../functions/artifacts/compression.ts';
 import { isTransient } from '../../functions/errors.ts';
 import { retry } from '../../functions/retry.ts';
@@ -22,6 +21,7 @@ import type {
   PutOptions,
 } from '../../functions/types.ts';
 import { CLIENT_OPTIONS } from './client-options.ts';
+import { taskcluster } from './lazy-client.ts';
 import type { TaskclusterQueue } from './queue.ts';
 import { DOCKER_WORKER_PUT_RETRY, type PutRetryPolicy, type PutRun, putWithRetries } from './storage-put.ts';
 
@@ -137,7 +137,7 @@ export class TaskclusterArtifactStore implements ArtifactStore {
       },
       signal,
     );
-    const objects = new taskcluster.Object({
+    const objects = new (taskcluster().Object)({
       ...CLIENT_OPTIONS,
       rootUrl: this.#options.rootUrl,
       credentials: created.credentials,

@@ -2,10 +2,11 @@
 // with the worker's credentials (docker-worker's client had none, §11). As docker-worker did, after
 // a successful call the next one asks from 5 minutes before it was made, a margin for clock skew;
 // a failed call leaves `since` where it was, so nothing is missed.
-import taskcluster, { type Credentials } from 'taskcluster-client';
+import type { Credentials } from 'taskcluster-client';
 import { isTransient } from '../../functions/errors.ts';
 import { type Backoff, retry } from '../../functions/retry.ts';
 import { CLIENT_OPTIONS } from './client-options.ts';
+import { taskcluster } from './lazy-client.ts';
 
 const SKEW_MARGIN_MS = 5 * 60 * 1000;
 /** A task waits on this before its caches are mounted: a few quick tries, then go on without. */
@@ -37,7 +38,7 @@ export class PurgeRequestSource {
 
   async fetch(signal?: AbortSignal): Promise<PurgeRequest[]> {
     const { rootUrl, workerPoolId, workerCredentials, now = Date.now } = this.#options;
-    const client = new taskcluster.PurgeCache({ ...CLIENT_OPTIONS, rootUrl, credentials: workerCredentials() });
+    const client = new (taskcluster().PurgeCache)({ ...CLIENT_OPTIONS, rootUrl, credentials: workerCredentials() });
     const askedAt = now();
     const { requests } = await retry(
       () => client.purgeRequests(workerPoolId, { since: new Date(this.#since).toISOString() }),

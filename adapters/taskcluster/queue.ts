@@ -1,11 +1,13 @@
 // TaskQueue on Taskcluster's Queue service. claimWork uses the worker's own credentials; every
 // per-task call uses that run's temporary credentials from the claim or the latest reclaim.
-import taskcluster, { type Credentials, type Queue } from 'taskcluster-client';
+import type { Credentials, Queue } from 'taskcluster-client';
 import { DwError, isTransient, statusOf } from '../../functions/errors.ts';
 import { type Backoff, retry } from '../../functions/retry.ts';
 import type { Claimed, Resolution, TaskCredentials, TaskDefinition, TaskQueue } from '../../functions/types.ts';
 import { CLIENT_OPTIONS } from './client-options.ts';
 import type { TaskCredentialsRegistry } from './credentials.ts';
+import { taskcluster } from './lazy-client.ts';
+import { signedJsonRequest } from './signed-request.ts';
 
 /** Keep trying while the claim lasts (the reclaimer extends it meanwhile). */
 const REPORT_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 30_000 };
@@ -36,10 +38,12 @@ export class TaskclusterQueue implements TaskQueue {
 
   async claimWork(capacity: number): Promise<readonly Claimed[]> {
     const { rootUrl, workerPoolId, workerGroup, workerId } = this.#options;
-    const queue = new taskcluster.Queue({ ...CLIENT_OPTIONS, rootUrl, credentials: this.#options.workerCredentials() });
+    // Without taskcluster-client: the idle host's one call (lazy-client.ts says why).
+    const url = `${rootUrl.replace(/\/$/, '')}/api/queue/v1/claim-work/${encodeURIComponent(workerPoolId)}`;
+    const request = { workerGroup, workerId, tasks: capacity };
     let tasks: ClaimResponse[];
     try {
-      ({ tasks } = (await queue.claimWork(workerPoolId, { workerGroup, workerId, tasks: capacity })) as {
+      ({ tasks } = (await signedJsonRequest('POST', url, this.#options.workerCredentials(), request)) as {
         tasks: ClaimResponse[];
       });
     } catch (error) {
@@ -105,6 +109,6 @@ export class TaskclusterQueue implements TaskQueue {
 
   taskQueue(claimed: Pick<Claimed, 'taskId' | 'runId'>): Queue {
     const credentials = this.#options.credentials.get(claimed.taskId, claimed.runId);
-    return new taskcluster.Queue({ ...CLIENT_OPTIONS, rootUrl: this.#options.rootUrl, credentials });
+    return new (taskcluster().Queue)({ ...CLIENT_OPTIONS, rootUrl: this.#options.rootUrl, credentials });
   }
 }

@@ -1,10 +1,11 @@
 // The task's scopes expanded through the auth service's roles (`auth.expandScopes`), with the
 // worker's own credentials, as docker-worker did before checking caches and devices.
-import taskcluster, { type Credentials } from 'taskcluster-client';
+import type { Credentials } from 'taskcluster-client';
 import { DwError, isTransient, messageOf, statusOf } from '../../functions/errors.ts';
 import { type Backoff, retry } from '../../functions/retry.ts';
 import { mayExpandThroughRoles } from '../../functions/scopes.ts';
 import { CLIENT_OPTIONS } from './client-options.ts';
+import { taskcluster } from './lazy-client.ts';
 
 /** About a minute of tries: the task waits meanwhile, its claim kept alive by the reclaimer. */
 const EXPAND_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 15_000 };
@@ -21,7 +22,7 @@ export function scopeExpander(options: ScopeExpanderOptions): ScopeExpander {
   return async (scopes, signal) => {
     // Without an `assume:` scope there is no role to reach: the answer would be the scopes themselves.
     if (!mayExpandThroughRoles(scopes)) return [...scopes];
-    const auth = new taskcluster.Auth({
+    const auth = new (taskcluster().Auth)({
       ...CLIENT_OPTIONS,
       rootUrl: options.rootUrl,
       credentials: options.workerCredentials(),

@@ -6,11 +6,12 @@
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { createGunzip } from 'node:zlib';
-import taskcluster, { type ClientOptions } from 'taskcluster-client';
+import type { ClientOptions } from 'taskcluster-client';
 import { DwError, statusOf } from '../../functions/errors.ts';
 import { isPublicArtifact } from '../../functions/images/access.ts';
 import type { ArtifactDownload, TaskArtifacts } from '../../functions/images/types.ts';
 import type { TaskCredentials } from '../../functions/types.ts';
+import { taskcluster } from './lazy-client.ts';
 
 export interface TaskArtifactsOptions {
   readonly rootUrl: string;
@@ -33,7 +34,7 @@ export function taskArtifacts(options: TaskArtifactsOptions): TaskArtifacts {
   return {
     async findTask(namespace, signal) {
       try {
-        const found = await abortable(client(taskcluster.Index).findTask(namespace), signal);
+        const found = await abortable(client(taskcluster().Index).findTask(namespace), signal);
         return (found as { taskId: string }).taskId;
       } catch (error) {
         if (statusOf(error) !== 404) throw error;
@@ -41,7 +42,7 @@ export function taskArtifacts(options: TaskArtifactsOptions): TaskArtifacts {
       }
     },
     async openLatestArtifact(taskId, path, signal) {
-      const queue = client(taskcluster.Queue);
+      const queue = client(taskcluster().Queue);
       // Public artifacts need no signature (docker-worker fetched them unsigned); others are
       // signed so the queue checks `queue:get-artifact:<path>` against the task's scopes.
       const url = isPublicArtifact(path)
