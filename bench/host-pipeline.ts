@@ -1,6 +1,6 @@
 // The Taskcluster host through the whole pipeline (test queue + RabbitMQ + Docker), side by side
 // with bare `docker run --rm` of the same container, as ratios. Not a test: it prints figures.
-//   node bench/host-pipeline.ts [throughput|pickup|cancel|rss|all] [N=50]
+//   node bench/host-pipeline.ts [throughput|pickup|cancel|rss|idle|all] [N=50]
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -152,6 +152,27 @@ async function rss(): Promise<void> {
   });
 }
 
+/** Resident memory of an idle host (capacity 2, Pulse connected) once it has settled, with the
+ * V8 flags the machine image uses and without. */
+async function idle(): Promise<void> {
+  for (const [label, nodeOptions] of [
+    ['default V8 flags', ''],
+    ['--max-semi-space-size=8', '--max-semi-space-size=8'],
+  ] as const) {
+    const samples: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const kib = await withHost({ DW_CAPACITY: '2', NODE_OPTIONS: nodeOptions }, async (_pool, host) => {
+        await sleep(3000);
+        return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${host.child.pid}/status`, 'utf8'))?.[1]);
+      });
+      samples.push(kib / 1024);
+    }
+    console.log(
+      `idle host RSS (capacity 2, Pulse connected), ${label}: ${samples.map((s) => s.toFixed(0)).join(', ')} MiB`,
+    );
+  }
+}
+
 await ensureTestImages();
 await queue.start();
 console.log(`dw-host pipeline benchmarks (${process.version}); test queue with the real 20 s claimWork long-poll`);
@@ -160,6 +181,7 @@ try {
   if (which === 'all' || which === 'pickup') await pickup();
   if (which === 'all' || which === 'cancel') await cancel();
   if (which === 'all' || which === 'rss') await rss();
+  if (which === 'all' || which === 'idle') await idle();
 } finally {
   await queue.stop();
 }
