@@ -1,25 +1,37 @@
 // Artifact failures through the real host: one artifact's failure is that artifact's, and after
 // a cancel nothing more goes out. The test queue injects the faults (faults.ts).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import taskcluster from 'taskcluster-client';
+import { scratch, TEST_WORKER_CONFIG } from '../harness/cli.ts';
 import { adminQueue, newPool, pulseConnected, started, startHost, stopAll, taskDefinition } from '../harness/host.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
 
 const queue = new TestQueue();
 const pool = newPool();
+const work = scratch();
+// The live log's reference artifact is one more createArtifact at the start of every task: off
+// here, so that the injected faults meet the artifacts under test (the backing log still goes out).
+const config = work.file('worker-config.json', {
+  ...JSON.parse(readFileSync(TEST_WORKER_CONFIG, 'utf8')),
+  features: { localLiveLog: { enabled: false } },
+});
 let admin: ReturnType<typeof adminQueue>;
 let host: ReturnType<typeof startHost>;
 
 before(async () => {
   await queue.start();
   admin = adminQueue(queue);
-  host = startHost(queue, pool.workerPoolId);
+  host = startHost(queue, pool.workerPoolId, { DW_CONFIG_FILE: config });
   await host.waitForRecord(started);
   await host.waitForRecord(pulseConnected);
 });
 
-after(() => stopAll(queue, [host]));
+after(async () => {
+  await stopAll(queue, [host]);
+  work.dispose();
+});
 
 const text = (taskId: string, name: string) => queue.artifacts.content(taskId, 0, name).body?.toString('utf8') ?? '';
 const resolvedRecord = (taskId: string) => (r: Record<string, unknown>) =>
