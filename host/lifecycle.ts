@@ -61,7 +61,10 @@ export class Lifecycle {
   /** Start-up is done: claim. A stop requested meanwhile takes effect now. */
   claiming(actions: LifecycleActions): void {
     this.#actions = actions;
-    if (this.#request) return this.#apply(this.#policy);
+    if (this.#request) {
+      this.#apply(this.#policy);
+      return;
+    }
     this.#advance('claiming');
   }
 
