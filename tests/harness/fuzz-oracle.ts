@@ -52,6 +52,11 @@ export function unclearOutcome(result: LocalResult | null, log: string, retryCod
     } else if (reasonResolved === 'intermittent-task') {
       if (!Array.isArray(retryCodes) || !retryCodes.includes(exitCode))
         problems.push(`intermittent-task for exit code ${exitCode}, not in onExitStatus.retry`);
+    } else if (reasonResolved === 'resource-unavailable') {
+      // Offline, a Docker Hub name the mirror lacks cannot be pulled, and `dw-host run` has no queue
+      // for task images: a clear reason as long as the log says what could not be had.
+      if (!log.includes('\n[taskcluster:error] Pulling docker image has failed.\nError: '))
+        problems.push('resource-unavailable without the image failure in the log');
     } else {
       problems.push(`exception ${reasonResolved}: ${errorLinesOf(log).join(' | ') || 'no error line'}`);
     }
