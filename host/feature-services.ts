@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import { DockerTaskNetworks } from '../adapters/docker/task-network.ts';
 import { LiveLogServer } from '../adapters/livelog/live-log-server.ts';
-import { TaskclusterProxyServers } from '../adapters/taskcluster/proxy-server.ts';
 import { type SigningKey, signingKeyFromDockerWorkerFile } from '../functions/chain-of-trust/signing-key.ts';
 import { messageOf } from '../functions/errors.ts';
 import { bulkLogStep } from '../functions/steps/bulk-log.ts';
@@ -52,8 +51,13 @@ export async function openFeatureServices(
   const networks = new DockerTaskNetworks(options.workerId);
   if (!options.local) await removeLeftoverNetworks(networks, options);
   const { taskcluster } = options;
+  // Loaded only where there is a queue to sign for (it brings hawk): not in `dw-host run`.
   const proxies = taskcluster
-    ? new TaskclusterProxyServers({ ...taskcluster, version: VERSION, warn: options.warn })
+    ? new (await import('../adapters/taskcluster/proxy-server.ts')).TaskclusterProxyServers({
+        ...taskcluster,
+        version: VERSION,
+        warn: options.warn,
+      })
     : undefined;
   const keyLocation = config.ed25519SigningKeyLocation;
   const key = signingKeyAt(keyLocation);

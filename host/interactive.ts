@@ -3,7 +3,7 @@
 // with this config (no static busybox, TLS files missing) stops start-up, never a task.
 import { readFileSync } from 'node:fs';
 import { openGate } from '../adapters/interactive/keep-alive-gate.ts';
-import { ShellServer } from '../adapters/interactive/shell-server.ts';
+import type { ShellServer } from '../adapters/interactive/shell-server.ts';
 import { staticExecutableProblem } from '../adapters/interactive/static-executable.ts';
 import type { InteractivePorts } from '../functions/steps/interactive.ts';
 import { ConfigError } from './config/load.ts';
@@ -33,24 +33,30 @@ export function openInteractive(config: WorkerConfig, options: InteractiveHostOp
     throw new ConfigError(
       `interactive.busybox: ${problem}; install a static busybox (Debian: busybox-static) or set features.interactive.enabled to false`,
     );
-  const server = new ShellServer({
+  const settings = {
     publicHost: options.local ? '127.0.0.1' : config.host,
     ...(options.local ? { listenHost: '127.0.0.1' } : {}),
     port: options.local ? 0 : config.interactive.port,
     ...(config.interactive.ssl ? { tls: tlsFiles(config) } : {}),
     servePage: options.local,
     warn: options.warn,
-  });
+  };
+  // The server (and the WebSocket library) is loaded at the first interactive task, not at start-up.
+  let server: Promise<ShellServer> | null = null;
+  const shellServer = () =>
+    (server ??= import('../adapters/interactive/shell-server.ts').then(({ ShellServer }) => new ShellServer(settings)));
   return {
     ports: {
       openGate: () => openGate(options.workDir, busybox),
       serve: async (container, claimed, events) => {
-        const endpoint = await server.serve(container, claimed, events);
+        const endpoint = await (await shellServer()).serve(container, claimed, events);
         if (endpoint.pageUrl) options.announce?.(endpoint.pageUrl);
         return endpoint;
       },
     },
-    close: () => server.close(),
+    close: async () => {
+      if (server) await (await server).close();
+    },
   };
 }
 

@@ -5,13 +5,17 @@
 // again (as docker-worker's PUT on each reclaim did), everything else is forwarded signed.
 // The credentials themselves never leave the host: the task only ever sees their client id in
 // the proxy's response headers, as it did.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { messageOf } from '../../functions/errors.ts';
 import { proxyRoute } from '../../functions/proxy/routes.ts';
 import type { ProxyListener, ProxyListenRequest, TaskclusterProxies } from '../../functions/steps/taskcluster-proxy.ts';
 import type { TaskCredentials } from '../../functions/types.ts';
 import { bewitUrl, forward, hawkExt } from './proxy-forward.ts';
+
+// node:http through getBuiltinModule: an ESM import of it builds a facade that loads Node's bundled
+// undici (~17 ms of every start-up, see bench/run-vs-docker.ts).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface ProxyServersOptions {
   readonly rootUrl: string;

@@ -3,8 +3,7 @@
 // did. The artifact is fetched with node:http(s), following the queue's 303 to the storage URL,
 // and handed on as the response stream (never buffered): see README, Dependencies, for why not
 // undici.
-import { get as httpGet, type IncomingMessage } from 'node:http';
-import { get as httpsGet } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { createGunzip } from 'node:zlib';
 import type { ClientOptions } from 'taskcluster-client';
 import { DwError, statusOf } from '../../functions/errors.ts';
@@ -12,6 +11,11 @@ import { isPublicArtifact } from '../../functions/images/access.ts';
 import type { ArtifactDownload, TaskArtifacts } from '../../functions/images/types.ts';
 import type { TaskCredentials } from '../../functions/types.ts';
 import { taskcluster } from './lazy-client.ts';
+
+// node:http through getBuiltinModule: an ESM import of it builds a facade that loads Node's bundled
+// undici (~17 ms of every start-up, see bench/run-vs-docker.ts).
+const { get: httpGet } = process.getBuiltinModule('node:http');
+const { get: httpsGet } = process.getBuiltinModule('node:https');
 
 export interface TaskArtifactsOptions {
   readonly rootUrl: string;

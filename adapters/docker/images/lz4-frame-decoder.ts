@@ -3,9 +3,18 @@
 // whole buffers only. Memory stays at about two blocks, whatever the archive's size. No registry
 // package streams LZ4 frames on Node 24 (see README, Dependencies). Checksums are not verified:
 // a corrupt block fails to decode, and the tar reader and the engine reject what is left.
+
+import { createRequire } from 'node:module';
 import { Transform, type TransformCallback } from 'node:stream';
-import { uncompressSync } from 'lz4-napi';
 import { ByteQueue } from './byte-queue.ts';
+
+type Uncompress = (input: Buffer, dictionary?: Buffer) => Buffer;
+let uncompressBlock: Uncompress | null = null;
+/** lz4-napi's native binding, loaded at the first .lz4 image rather than at every start-up. */
+function uncompressSync(input: Buffer, dictionary?: Buffer): Buffer {
+  uncompressBlock ??= (createRequire(import.meta.url)('lz4-napi') as { uncompressSync: Uncompress }).uncompressSync;
+  return dictionary === undefined ? uncompressBlock(input) : uncompressBlock(input, dictionary);
+}
 
 const FRAME_MAGIC = 0x184d2204;
 const SKIPPABLE_MASK = 0xfffffff0;
