@@ -176,24 +176,44 @@ function runSession(ws: WebSocket, container: TaskContainer, warn: (message: str
   );
 }
 
+/** A resize is an engine call of its own: keystrokes sent after it wait for it, so that what they
+ * run (`stty size`, a full-screen program) sees the new size, as in a local terminal. */
+const resizing = new WeakMap<ExecSession, Promise<void>>();
+
 function handleMessage(message: Buffer, session: ExecSession, ws: WebSocket, warn: (message: string) => void): void {
   switch (message[0]) {
-    case 1:
-      // Back-pressure on input: stop reading the socket until the shell has taken it.
-      if (!session.stream.write(message.subarray(1))) {
-        ws.pause();
-        session.stream.once('drain', () => ws.resume());
-      }
+    case 1: {
+      const pending = resizing.get(session);
+      if (!pending) return writeKeys(message.subarray(1), session, ws);
+      ws.pause();
+      void pending.then(() => {
+        writeKeys(message.subarray(1), session, ws);
+        ws.resume();
+      });
       return;
-    case 2:
+    }
+    case 2: {
       if (message.length < 5) return;
-      session
+      const resized = session
         .resize(message.readUInt16LE(1), message.readUInt16LE(3))
-        .catch((error: unknown) => warn(`interactive shell resize: ${String(error)}`));
+        .catch((error: unknown) => warn(`interactive shell resize: ${String(error)}`))
+        .finally(() => {
+          if (resizing.get(session) === resized) resizing.delete(session);
+        });
+      resizing.set(session, resized);
       return;
+    }
     default:
       // Unknown codes are ignored, as generic-worker does.
       return;
+  }
+}
+
+/** Back-pressure on input: stop reading the socket until the shell has taken it. */
+function writeKeys(keys: Buffer, session: ExecSession, ws: WebSocket): void {
+  if (!session.stream.write(keys)) {
+    ws.pause();
+    session.stream.once('drain', () => ws.resume());
   }
 }
 
