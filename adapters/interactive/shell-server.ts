@@ -184,7 +184,10 @@ function handleMessage(message: Buffer, session: ExecSession, ws: WebSocket, war
   switch (message[0]) {
     case 1: {
       const pending = resizing.get(session);
-      if (!pending) return writeKeys(message.subarray(1), session, ws);
+      if (!pending) {
+        writeKeys(message.subarray(1), session, ws);
+        return;
+      }
       ws.pause();
       void pending.then(() => {
         writeKeys(message.subarray(1), session, ws);
