@@ -3,11 +3,14 @@
 // uploading and reporting then gives its slot to the next one (at most `capacity` such tasks at
 // once), so those round trips overlap the next task's claim and run instead of idling the slot.
 //
-// When to claim: a claimWork on an empty queue holds its slots for up to 20 s, and aborting it
-// could lose a task claimed at that instant. So while Pulse is healthy, slots are left free for
-// hints (which claim at once), a freed slot claims at once only if hints were missed while all
-// slots were busy, and a safety long-poll runs every `safetyPollMs` in case a message was lost.
-// Without Pulse, the long-poll runs continuously.
+// When to claim: a claimWork on an empty queue holds its slots for up to 20 s (a task that arrives
+// meanwhile waits for the queue's next look, up to 1 s), and aborting it could lose a task claimed
+// at that instant. So while Pulse is healthy, slots are left free for hints (which claim at once),
+// a freed slot claims at once only if hints were missed while all slots were busy, and a long-poll
+// with no hint behind it (at start-up, and the safety poll every `safetyPollMs` in case a message
+// was lost) asks for one task only: the other slots stay free for hints. One that comes back full
+// says more may be pending, so the free slots claim again at once. Without Pulse, the long-poll
+// runs continuously, for every free slot.
 import { TaskAbort } from '../functions/abort.ts';
 import { type Backoff, backoffDelay, pause } from '../functions/retry.ts';
 import type { ClaimContext, Claimed, StageFunctions, TaskAbortReason } from '../functions/types.ts';
@@ -39,6 +42,8 @@ export interface SchedulerDeps {
   onTaskError(claimed: Claimed, error: unknown): void;
   /** Whether Pulse is connected, so hints can be relied on. */
   pulseHealthy(): boolean;
+  /** Whether a Pulse consumer is configured: at start-up, hints will come once it connects. */
+  readonly pulseConfigured?: boolean;
   readonly safetyPollMs: number;
 }
 
@@ -67,6 +72,10 @@ export class Scheduler {
   #missedHints = 0;
   /** Counts all hints, so a claim can tell whether one arrived while it was in flight. */
   #hints = 0;
+  /** The poll without a hint behind it (start-up, safety) while it is in flight. */
+  #unhintedPoll: Promise<void> | null = null;
+  /** The last poll without a hint behind it came back full: poll again at once. */
+  #unhintedBacklog = false;
   /** Never, at start: the first claim happens at once, whatever Pulse says. */
   #lastClaimEnded = Number.NEGATIVE_INFINITY;
 
@@ -98,12 +107,24 @@ export class Scheduler {
   async pollUntilStopped(): Promise<void> {
     while (this.#accepting) {
       const delay = this.free > 0 ? this.#pollDelay() : Number.POSITIVE_INFINITY;
-      if (delay === 0) {
-        await this.claim('long-poll');
-      } else {
+      if (delay > 0) {
         await this.#sleepUntilWoken(delay);
+      } else if (this.#hintsExpected() && this.#missedHints === 0) {
+        // A poll no hint asked for may wait 20 s on an empty queue: it runs beside this loop, so a
+        // slot freed meanwhile still claims at once for a hint it missed.
+        this.#unhintedPoll ??= this.claim('safety-poll', 1).finally(() => {
+          this.#unhintedPoll = null;
+        });
+        await this.#sleepUntilWoken(Number.POSITIVE_INFINITY);
+      } else {
+        await this.claim('long-poll');
       }
     }
+  }
+
+  /** Pulse is connected, or (at start-up) configured and connecting. */
+  #hintsExpected(): boolean {
+    return this.#deps.pulseHealthy() || (this.#deps.pulseConfigured === true && this.#lastClaimEnded < 0);
   }
 
   /** A Pulse hint: claim now for slots that no claim holds, or remember it for the next free slot
@@ -144,9 +165,9 @@ export class Scheduler {
     }
   }
 
-  /** Claims for the free slots; never rejects (failures are handed to onClaimError). */
-  claim(trigger: string): Promise<void> {
-    const slots = this.free;
+  /** Claims for the free slots (at most `most`); never rejects (failures go to onClaimError). */
+  claim(trigger: string, most = Number.POSITIVE_INFINITY): Promise<void> {
+    const slots = Math.min(this.free, most);
     if (slots <= 0) return Promise.resolve();
     const claiming = this.#claim(slots, trigger).finally(() => this.#claimsInFlight.delete(claiming));
     this.#claimsInFlight.add(claiming);
@@ -167,6 +188,9 @@ export class Scheduler {
       // A claim a hint started pays for that hint with its first task; only the rest pay missed ones.
       const paying = trigger === 'pulse' ? claims.length - 1 : claims.length;
       this.#settleMissedHints(claims.length, slots, this.#hints !== hintsBefore, paying);
+      // A poll no hint asked for came back full: tasks no hint will announce (pending before we
+      // listened, or a lost message) may be waiting. Take them one at a time too.
+      if (trigger === 'safety-poll') this.#unhintedBacklog = claims.length >= slots;
       for (const claimed of claims) this.#start(claimed);
     } catch (error) {
       if (!this.#accepting) return; // stopped while waiting for the gate or the claim: nothing to report
@@ -198,6 +222,8 @@ export class Scheduler {
   /** 0: poll now; otherwise how long until the safety poll is due. */
   #pollDelay(): number {
     if (!this.#deps.pulseHealthy() || this.#missedHints > 0) return 0;
+    if (this.#unhintedPoll) return Number.POSITIVE_INFINITY;
+    if (this.#unhintedBacklog) return 0;
     return Math.max(0, this.#lastClaimEnded + this.#deps.safetyPollMs - Date.now());
   }
 

@@ -114,6 +114,7 @@ export async function runHost(
     devicesFree: () => devices.claimable(),
     claimContext: { worker, queue, signal: halt.signal },
     pulseHealthy: () => pulse?.connected ?? false,
+    pulseConfigured: Boolean(config.pulseUrl),
     safetyPollMs: config.pulseSafetyPollSeconds * 1000,
     onClaimed: (claims, ms) => operations.claimed(claims, ms),
     onTasksChanged: (held) => operations.tasksChanged(held),

@@ -11,7 +11,7 @@ interface PendingClaim {
   resolve(claims: Claimed[]): void;
 }
 
-function harness(options: { capacity: number; pulse: boolean }) {
+function harness(options: { capacity: number; pulse: boolean; pulseConfigured?: boolean }) {
   const claims: PendingClaim[] = [];
   const finishers = new Map<string, () => void>();
   let running = 0;
@@ -25,6 +25,7 @@ function harness(options: { capacity: number; pulse: boolean }) {
     },
     claimContext: {} as never,
     pulseHealthy: () => pulse,
+    pulseConfigured: options.pulseConfigured ?? options.pulse,
     safetyPollMs: 30_000,
     onClaimError: () => 'retry',
     onTaskError: (_claimed, error) => assert.fail(String(error)),
@@ -150,6 +151,82 @@ test('Pulse lost: the scheduler falls back to the continuous long-poll at once',
   await loop;
 });
 
+test('with Pulse: a poll no hint asked for takes one slot, so hints that come meanwhile claim at once', async () => {
+  const h = harness({ capacity: 2, pulse: true });
+  const loop = h.scheduler.pollUntilStopped();
+  await settle();
+  assert.deepEqual(
+    h.claims.map((c) => c.capacity),
+    [1],
+    'the start-up long-poll asks for one task',
+  );
+  h.scheduler.hint();
+  await settle();
+  assert.deepEqual(
+    h.claims.map((c) => c.capacity),
+    [1, 1],
+    "a task created meanwhile is claimed at once, not at the queue's next look",
+  );
+  h.claims[1]?.resolve([h.task('hinted')]);
+  h.claims[0]?.resolve([h.task('pending-before')]);
+  await settle();
+  h.finish('hinted');
+  await settle();
+  assert.deepEqual(
+    h.claims.map((c) => c.capacity),
+    [1, 1, 1],
+    'a poll that came back full is followed by another at once: more may be pending unannounced',
+  );
+  h.claims[2]?.resolve([]);
+  h.finish('pending-before');
+  await settle();
+  assert.equal(h.claims.length, 3, 'one that came back empty is not: the slots wait for hints');
+  h.scheduler.stopClaiming();
+  await loop;
+});
+
+test('with Pulse: a slot freed while the start-up poll is in flight claims at once for a missed hint', async () => {
+  const h = harness({ capacity: 2, pulse: true });
+  const loop = h.scheduler.pollUntilStopped();
+  await settle();
+  h.scheduler.hint();
+  h.scheduler.hint(); // no free slot: owed
+  await settle();
+  h.claims[1]?.resolve([h.task('first')]);
+  await settle();
+  h.finish('first');
+  await settle();
+  assert.deepEqual(
+    h.claims.map((c) => c.capacity),
+    [1, 1, 1],
+    'the freed slot did not wait for the start-up poll to return',
+  );
+  h.scheduler.stopClaiming();
+  for (const claim of h.claims) claim.resolve([]);
+  await loop;
+});
+
+test('with Pulse still connecting at start-up, the first long-poll already leaves slots for its hints', async () => {
+  const h = harness({ capacity: 3, pulse: false, pulseConfigured: true });
+  const loop = h.scheduler.pollUntilStopped();
+  await settle();
+  assert.deepEqual(
+    h.claims.map((c) => c.capacity),
+    [1],
+  );
+  h.setPulse(true);
+  h.scheduler.hint();
+  await settle();
+  assert.deepEqual(
+    h.claims.map((c) => c.capacity),
+    [1, 2],
+    'the hint claims the two slots the start-up poll left free',
+  );
+  h.scheduler.stopClaiming();
+  for (const claim of h.claims) claim.resolve([]);
+  await loop;
+});
+
 test('never more tasks than slots, however hints and polls interleave', async () => {
   const h = harness({ capacity: 2, pulse: true });
   const loop = h.scheduler.pollUntilStopped();
@@ -158,7 +235,8 @@ test('never more tasks than slots, however hints and polls interleave', async ()
   await settle();
   const asked = h.claims.reduce((sum, c) => sum + c.capacity, 0);
   assert.equal(asked, 2, 'claims in flight never ask for more than the free slots');
-  h.claims[0]?.resolve([h.task('a'), h.task('b')]);
+  h.claims[0]?.resolve([h.task('a')]);
+  h.claims[1]?.resolve([h.task('b')]);
   await settle();
   h.finish('a');
   await settle();
