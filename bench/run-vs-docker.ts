@@ -37,13 +37,17 @@ await ensureTestImages();
 const dockerCli = execFileSync('sh', ['-c', 'command -v docker'], { encoding: 'utf8' }).trim();
 const dwHost = (i: number) => [process.execPath, DW_HOST, 'run', taskFile, '--out', join(work, `out-${i}`)];
 const docker = () => [dockerCli, 'run', '--rm', BUSYBOX_IMAGE, 'true'];
+const floor = () => [process.execPath, fileURLToPath(new URL('engine-floor.js', import.meta.url)), BUSYBOX_IMAGE];
 measure(dwHost(-1)); // warm the page cache and Node's compile cache once
 measure(docker());
+measure(floor());
 const dw: Sample[] = [];
 const base: Sample[] = [];
+const bare: Sample[] = [];
 for (let i = 0; i < runs; i++) {
   dw.push(measure(dwHost(i)));
   base.push(measure(docker()));
+  bare.push(measure(floor()));
 }
 rmSync(work, { recursive: true, force: true });
 
@@ -55,6 +59,9 @@ console.log(`dw-host run vs docker run --rm, ${runs} runs each, alternating (${p
 console.log(`${''.padEnd(26)} ${'median'.padStart(10)} ${'peak RSS'.padStart(12)}`);
 console.log(row('docker run --rm … true', base));
 console.log(row('dw-host run true.json', dw));
+console.log(row('floor: node + engine calls', bare));
 const timeRatio = median(dw.map((s) => s.seconds)) / median(base.map((s) => s.seconds));
 const rssRatio = median(dw.map((s) => s.maxRssKiB)) / median(base.map((s) => s.maxRssKiB));
+const floorRatio = median(bare.map((s) => s.seconds)) / median(base.map((s) => s.seconds));
 console.log(`ratio (dw-host / docker): time ${timeRatio.toFixed(2)}  peak RSS ${rssRatio.toFixed(2)}`);
+console.log(`ratio (floor / docker):   time ${floorRatio.toFixed(2)}  (Node and the engine calls alone)`);
