@@ -26,6 +26,8 @@ export class ClaimGate {
   #checkedAt = Number.NEGATIVE_INFINITY;
   #closedSince: number | null = null;
   #closedBecause: string | null = null;
+  /** The name of the check that holds the gate shut. */
+  #closedBy: string | null = null;
 
   constructor(options: ClaimGateOptions) {
     this.#options = options;
@@ -47,38 +49,43 @@ export class ClaimGate {
       signal.throwIfAborted();
       const fresh = Date.now() - this.#checkedAt < (this.#options.openForMs ?? 5_000);
       if (fresh && this.#closedBecause === null) return;
-      const reason = await this.#firstProblem();
+      const problem = await this.#firstProblem();
       this.#checkedAt = Date.now();
-      if (reason === null) return this.#open();
-      this.#close(reason);
+      if (problem === null) return this.#open();
+      this.#close(problem.reason, problem.check);
       await pause(this.#options.recheckMs ?? 2_000, signal).catch((error) => {
         if (!signal.aborted) throw error;
       });
     }
   }
 
-  async #firstProblem(): Promise<string | null> {
+  async #firstProblem(): Promise<{ check: string; reason: string } | null> {
     for (const gate of this.#options.checks) {
+      let problem: string | null;
       try {
-        const problem = await gate.check();
-        if (problem !== null) return `${gate.name}: ${problem}`;
+        problem = await gate.check();
       } catch (error) {
-        return `${gate.name}: ${messageOf(error)}`;
+        problem = messageOf(error);
       }
+      if (problem !== null) return { check: gate.name, reason: `${gate.name}: ${problem}` };
     }
     return null;
   }
 
-  #close(reason: string): void {
-    if (this.#closedBecause === reason) return;
+  /** Says why once per check that holds the gate shut: a reason whose figures change on every
+   * recheck (free MiB) is kept for `closedBecause`, not said again. */
+  #close(reason: string, check: string): void {
+    const sameCheck = this.#closedBy === check;
     this.#closedSince ??= Date.now();
     this.#closedBecause = reason;
-    this.#options.onClosed(reason);
+    this.#closedBy = check;
+    if (!sameCheck) this.#options.onClosed(reason);
   }
 
   #open(): void {
     if (this.#closedSince !== null) this.#options.onOpened(Date.now() - this.#closedSince);
     this.#closedSince = null;
     this.#closedBecause = null;
+    this.#closedBy = null;
   }
 }
