@@ -4,7 +4,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DockerImageProvider } from '../adapters/docker/images/docker-image-provider.ts';
+import type { DockerImageProvider } from '../adapters/docker/images/docker-image-provider.ts';
 import type { ImageProvider, RegistryConfig, TaskArtifacts } from '../functions/images/types.ts';
 import { type CachePort, cacheStep } from '../functions/steps/caches.ts';
 import {
@@ -69,21 +69,45 @@ export function registryConfigOf(config: WorkerConfig): RegistryConfig {
 }
 
 /** The image provider on the local engine, its use records under the config's state directory
- * (a private temporary one, said once, where that is not writable: `dw-host run` as a user). */
-export function openImageProvider(
+ * (a private temporary one, said once, where that is not writable: `dw-host run` as a user). Its
+ * modules (pulls, archive loads, decompressors) load here, not with this file. */
+export async function openImageProvider(
   config: WorkerConfig,
   warn: (message: string) => void,
   onBytes?: (what: 'pulled' | 'loaded', bytes: number) => void,
+  stateDir = writableStateDir(config.stateDir, warn),
 ): Promise<DockerImageProvider> {
   const { maxAttempts, delayFactor, randomizationFactor } = config.dockerConfig;
+  const { DockerImageProvider } = await import('../adapters/docker/images/docker-image-provider.ts');
   return DockerImageProvider.open({
     registry: registryConfigOf(config),
     retry: { maxAttempts, delayFactor, randomizationFactor },
-    stateDir: writableStateDir(config.stateDir, warn),
+    stateDir,
     diskBudgetBytes: config.garbageCollection.imageDiskBudget,
     warn,
     ...(onBytes ? { onBytes } : {}),
   });
+}
+
+/** The Taskcluster host's image provider: an idle host holds none of its modules or state, so it
+ * opens at the first image a task needs. The state directory is checked now, so that its warning
+ * stays a start-up line; an open that fails fails that task, and the next one tries again. */
+export function imageProviderAtFirstUse(
+  config: WorkerConfig,
+  warn: (message: string) => void,
+  onBytes?: (what: 'pulled' | 'loaded', bytes: number) => void,
+): ImageProvider {
+  const stateDir = writableStateDir(config.stateDir, warn);
+  let opening: Promise<ImageProvider> | null = null;
+  return {
+    ensure: async (source, ctx) => {
+      opening ??= openImageProvider(config, warn, onBytes, stateDir).catch((error: unknown) => {
+        opening = null;
+        throw error;
+      });
+      return (await opening).ensure(source, ctx);
+    },
+  };
 }
 
 function writableStateDir(stateDir: string, warn: (message: string) => void): string {

@@ -10,7 +10,7 @@ import { TaskclusterQueue } from '../adapters/taskcluster/queue.ts';
 import { scopeExpander } from '../adapters/taskcluster/scope-expansion.ts';
 import { taskArtifacts } from '../adapters/taskcluster/task-artifacts.ts';
 import { codeOf, messageOf } from '../functions/errors.ts';
-import type { StageFunctions, WorkerIdentity } from '../functions/types.ts';
+import type { Claimed, StageFunctions, WorkerIdentity } from '../functions/types.ts';
 import { freeDiskCheckWithCaches, type HostCaches, taskclusterHostCaches } from './caches.ts';
 import { ClaimGate } from './claim-gate.ts';
 import { hostIdentityOf } from './config/load.ts';
@@ -23,8 +23,8 @@ import { Lifecycle } from './lifecycle.ts';
 import { type OperatorLog, operatorLog } from './logger.ts';
 import { HostOperations, startupChecks } from './operations.ts';
 import { Scheduler } from './scheduler.ts';
-import { composeSteps, openImageProvider } from './steps.ts';
-import { taskRunner } from './task-runner.ts';
+import { composeSteps, imageProviderAtFirstUse } from './steps.ts';
+import type { TaskRunnerDeps } from './task-runner.ts';
 import { taskTimelines } from './task-timeline.ts';
 import { type Credentials, WorkerCredentials } from './worker-credentials.ts';
 import { VERSION } from './worker-identity.ts';
@@ -81,7 +81,7 @@ export async function runHost(
     caches,
     devices,
     interactive: interactive?.ports,
-    images: await openImageProvider(
+    images: imageProviderAtFirstUse(
       config,
       (message) => log.warn(message),
       (what, bytes) => operations.metrics.bytes(what, bytes),
@@ -133,7 +133,7 @@ export async function runHost(
       options.runner?.reportError('task runner failed', messageOf(error), { taskId: claimed.taskId });
     },
   });
-  const runTask = taskRunner({
+  const runTask = taskRunnerAtFirstTask({
     config,
     steps,
     timeline: taskTimelines(operations.metrics, (claimed) => operations.claimMsOf(claimed)),
@@ -270,4 +270,14 @@ async function cleanLeftovers(engine: DockerEngine, workDir: string, workerId: s
   } catch (error) {
     log.warn({ err: error }, 'could not look for containers left by an earlier run: the engine does not answer');
   }
+}
+
+/** The per-task pipeline (reclaims, the task log, uploads, reports) is no part of an idle host:
+ * its modules load when the first claimed task starts. */
+function taskRunnerAtFirstTask(deps: TaskRunnerDeps) {
+  let runner: ReturnType<typeof import('./task-runner.ts').taskRunner> | null = null;
+  return async (claimed: Claimed, signal: AbortSignal, runEnded?: () => void): Promise<void> => {
+    runner ??= (await import('./task-runner.ts')).taskRunner(deps);
+    return runner(claimed, signal, runEnded);
+  };
 }
