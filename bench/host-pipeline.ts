@@ -173,22 +173,28 @@ async function rss(): Promise<void> {
 }
 
 /** Resident memory of an idle host (capacity 2, Pulse connected) once it has settled, with the
- * V8 flags the machine image uses and without. */
+ * V8 flags the machine image uses and without; split into anonymous memory (V8's heap, malloc) and
+ * file-backed pages (mostly the node binary's code and data that the process has touched). */
 async function idle(): Promise<void> {
   for (const [label, nodeOptions] of [
     ['default V8 flags', ''],
     ['--max-semi-space-size=8', '--max-semi-space-size=8'],
   ] as const) {
-    const samples: number[] = [];
+    const samples: Array<Record<'VmRSS' | 'RssAnon' | 'RssFile', number>> = [];
     for (let i = 0; i < 3; i++) {
-      const kib = await withHost({ DW_CAPACITY: '2', NODE_OPTIONS: nodeOptions }, async (_pool, host) => {
-        await sleep(3000);
-        return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${host.child.pid}/status`, 'utf8'))?.[1]);
-      });
-      samples.push(kib / 1024);
+      samples.push(
+        await withHost({ DW_CAPACITY: '2', NODE_OPTIONS: nodeOptions }, async (_pool, host) => {
+          await sleep(3000);
+          const status = readFileSync(`/proc/${host.child.pid}/status`, 'utf8');
+          const mib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
+          return { VmRSS: mib('VmRSS'), RssAnon: mib('RssAnon'), RssFile: mib('RssFile') };
+        }),
+      );
     }
+    const list = (key: 'VmRSS' | 'RssAnon' | 'RssFile') => samples.map((s) => s[key].toFixed(0)).join(', ');
     console.log(
-      `idle host RSS (capacity 2, Pulse connected), ${label}: ${samples.map((s) => s.toFixed(0)).join(', ')} MiB`,
+      `idle host RSS (capacity 2, Pulse connected), ${label}: ${list('VmRSS')} MiB ` +
+        `(anonymous ${list('RssAnon')}; file-backed ${list('RssFile')})`,
     );
   }
 }
