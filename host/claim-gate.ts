@@ -28,6 +28,8 @@ export class ClaimGate {
   #closedBecause: string | null = null;
   /** The name of the check that holds the gate shut. */
   #closedBy: string | null = null;
+  /** Until when the gate stays shut whatever the checks say (see distrust). */
+  #distrustedUntil = Number.NEGATIVE_INFINITY;
 
   constructor(options: ClaimGateOptions) {
     this.#options = options;
@@ -38,9 +40,12 @@ export class ClaimGate {
     return this.#closedBecause;
   }
 
-  /** Forget the last passing result: something (an engine error in a task) suggests it changed. */
-  invalidate(): void {
-    this.#checkedAt = Number.NEGATIVE_INFINITY;
+  /** Something (the engine failing under a task) says `check` is in trouble: shut the gate now, for
+   * at least `forMs`, then check again. Not just a re-check: a stopping dockerd still answers its
+   * ping for a moment after it killed the task's container, and a claim then would be lost. */
+  distrust(check: string, why: string, forMs: number): void {
+    this.#distrustedUntil = Math.max(this.#distrustedUntil, Date.now() + forMs);
+    this.#close(`${check}: ${why}`, check);
   }
 
   /** Resolves once every check passes (at once when a recent check did); rejects on abort. */
@@ -49,14 +54,24 @@ export class ClaimGate {
       signal.throwIfAborted();
       const fresh = Date.now() - this.#checkedAt < (this.#options.openForMs ?? 5_000);
       if (fresh && this.#closedBecause === null) return;
+      const distrustedMs = this.#distrustedUntil - Date.now();
+      if (distrustedMs > 0) {
+        await this.#pause(distrustedMs, signal);
+        continue;
+      }
       const problem = await this.#firstProblem();
       this.#checkedAt = Date.now();
       if (problem === null) return this.#open();
       this.#close(problem.reason, problem.check);
-      await pause(this.#options.recheckMs ?? 2_000, signal).catch((error) => {
-        if (!signal.aborted) throw error;
-      });
+      await this.#pause(this.#options.recheckMs ?? 2_000, signal);
     }
+  }
+
+  /** Waits; an abort ends the wait, and the loop's next turn throws it. */
+  async #pause(ms: number, signal: AbortSignal): Promise<void> {
+    await pause(ms, signal).catch((error) => {
+      if (!signal.aborted) throw error;
+    });
   }
 
   async #firstProblem(): Promise<{ check: string; reason: string } | null> {

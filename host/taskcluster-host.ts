@@ -30,6 +30,10 @@ import { type Credentials, WorkerCredentials } from './worker-credentials.ts';
 import { VERSION } from './worker-identity.ts';
 import type { WorkerRunnerLink } from './worker-runner.ts';
 
+/** After the engine failed under a task, how long no claim is made before it is checked again: a
+ * stopping dockerd kills the containers first and answers pings for a moment after. */
+const ENGINE_DISTRUST_MS = 5_000;
+
 /** The host stopped because it cannot go on (credentials refused); exit non-zero. */
 export class HostStartError extends Error {
   readonly code = 'DW_HOST_START';
@@ -57,7 +61,7 @@ export async function runHost(
   let gate: ClaimGate | null = null;
   const engine = new DockerEngine(undefined, (failure) => {
     log.warn({ err: failure }, 'the Docker engine failed; checking it before the next claim');
-    gate?.invalidate();
+    gate?.distrust('Docker engine', 'it failed under a task; checking it again shortly', ENGINE_DISTRUST_MS);
   });
   await cleanLeftovers(engine, workDir, identity.workerId, log);
   await startupChecks(engine, workDir, config, log, options.runner?.capabilities);

@@ -46,3 +46,40 @@ test('the gate says why once per failing check, keeps the latest figures, and op
   assert.equal(opened.length, 1, 'said once that it opened');
   assert.equal(gate.closedBecause, null);
 });
+
+test('distrust shuts the gate at once and keeps it shut for its time, whatever the checks say', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  let checks = 0;
+  const said: string[] = [];
+  const gate = new ClaimGate({
+    checks: [
+      {
+        name: 'Docker engine',
+        check: async () => {
+          checks += 1;
+          return null;
+        },
+      },
+    ],
+    onClosed: (reason) => said.push(reason),
+    onOpened: () => {},
+  });
+  await gate.whenOpen(new AbortController().signal);
+  assert.equal(checks, 1);
+  gate.distrust('Docker engine', 'it failed under a task', 5_000);
+  assert.deepEqual(said, ['Docker engine: it failed under a task'], 'said at once, before any claim waits');
+  let open = false;
+  const opening = gate.whenOpen(new AbortController().signal).then(() => {
+    open = true;
+  });
+  for (const ms of [1_000, 3_999]) {
+    t.mock.timers.tick(ms);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(open, false, `still shut ${ms} ms on`);
+  }
+  assert.equal(checks, 1, 'no check ran while distrusted: a dying engine may still answer');
+  t.mock.timers.tick(1);
+  await opening;
+  assert.equal(checks, 2, 'checked again once the time was up');
+  assert.equal(gate.closedBecause, null);
+});
