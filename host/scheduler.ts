@@ -189,8 +189,10 @@ export class Scheduler {
       const paying = trigger === 'pulse' ? claims.length - 1 : claims.length;
       this.#settleMissedHints(claims.length, slots, this.#hints !== hintsBefore, paying);
       // A poll no hint asked for came back full: tasks no hint will announce (pending before we
-      // listened, or a lost message) may be waiting. Take them one at a time too.
-      if (trigger === 'safety-poll') this.#unhintedBacklog = claims.length >= slots;
+      // listened, or a lost message) may be waiting. Take them one at a time too. Any claim that
+      // comes back short says the queue had no more.
+      if (claims.length < slots) this.#unhintedBacklog = false;
+      else if (trigger === 'safety-poll') this.#unhintedBacklog = true;
       for (const claimed of claims) this.#start(claimed);
     } catch (error) {
       if (!this.#accepting) return; // stopped while waiting for the gate or the claim: nothing to report

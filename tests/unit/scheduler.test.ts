@@ -206,6 +206,27 @@ test('with Pulse: a slot freed while the start-up poll is in flight claims at on
   await loop;
 });
 
+test('a claim that comes back short ends the suspicion of unannounced pending tasks', async () => {
+  const h = harness({ capacity: 1, pulse: true });
+  const loop = h.scheduler.pollUntilStopped();
+  await settle();
+  h.claims[0]?.resolve([h.task('pending-before')]); // the start-up poll, full
+  await settle();
+  h.setPulse(false); // Pulse lost: the long-poll takes over once the slot frees
+  h.finish('pending-before');
+  await settle();
+  assert.deepEqual(
+    h.claims.map((c) => c.capacity),
+    [1, 1],
+  );
+  h.setPulse(true);
+  h.claims[1]?.resolve([]); // short: the queue has nothing more
+  await settle();
+  assert.equal(h.claims.length, 2, 'with Pulse back and the queue empty, the slot waits for hints');
+  h.scheduler.stopClaiming();
+  await loop;
+});
+
 test('with Pulse still connecting at start-up, the first long-poll already leaves slots for its hints', async () => {
   const h = harness({ capacity: 3, pulse: false, pulseConfigured: true });
   const loop = h.scheduler.pollUntilStopped();
