@@ -72,16 +72,22 @@ export async function pickupThroughPulse(queue: TestQueue, admin: Admin, pool: P
   const containers = await watchTaskContainers(taskId);
   const createdAt = Date.now();
   await admin.createTask(taskId, taskDefinition(pool, { maxRunTime: 900, command: ['/bin/sh', '-c', 'sleep 600'] }));
-  const startedAt = await containers.next('start');
-  const claim = queue.store.claimLog.find((entry) => entry.taskId === taskId);
-  assert.ok(claim, `task ${taskId} started but the queue logged no claim`);
-  const callers = claims.servingAt(claim.at);
-  assert.equal(callers.length, 1, 'exactly one claimWork of the pool was being served when the task was claimed');
-  assert.ok(
-    (callers[0]?.startedAt ?? 0) >= createdAt,
-    'the claim came from a claimWork that began after createTask (a hint), not from a long-poll already waiting',
-  );
-  return { taskId, containers, pickupMs: Math.round(startedAt - createdAt) };
+  try {
+    const startedAt = await containers.next('start');
+    const claim = queue.store.claimLog.find((entry) => entry.taskId === taskId);
+    assert.ok(claim, `task ${taskId} started but the queue logged no claim`);
+    const callers = claims.servingAt(claim.at);
+    assert.equal(callers.length, 1, 'exactly one claimWork of the pool was being served when the task was claimed');
+    assert.ok(
+      (callers[0]?.startedAt ?? 0) >= createdAt,
+      'the claim came from a claimWork that began after createTask (a hint), not from a long-poll already waiting',
+    );
+    return { taskId, containers, pickupMs: Math.round(startedAt - createdAt) };
+  } catch (error) {
+    // An open event stream would keep the test process alive after the failure: the run would hang.
+    containers.close();
+    throw error;
+  }
 }
 
 /** Cancels the task and resolves with the milliseconds until its container is destroyed; the host
@@ -92,9 +98,13 @@ export async function cancelThroughPulse(
   started: { taskId: string; containers: Awaited<ReturnType<typeof watchTaskContainers>> },
 ): Promise<number> {
   const canceledAt = Date.now();
-  await admin.cancelTask(started.taskId);
-  const destroyedAt = await started.containers.next('destroy');
-  started.containers.close();
+  let destroyedAt: number;
+  try {
+    await admin.cancelTask(started.taskId);
+    destroyedAt = await started.containers.next('destroy');
+  } finally {
+    started.containers.close();
+  }
   await host.waitForRecord(
     (r) => r['msg'] === 'run resolved by the queue; stopping it' && r['taskId'] === started.taskId,
   );
