@@ -127,12 +127,12 @@ export class Scheduler {
     return this.#deps.pulseHealthy() || (this.#deps.pulseConfigured === true && this.#lastClaimEnded < 0);
   }
 
-  /** A Pulse hint: claim now for slots that no claim holds, or remember it for the next free slot
-   * (or for when the gate opens again). */
+  /** A Pulse hint: claim now for slots that no claim holds (while the gate is shut, that claim
+   * waits at the gate and goes out when it opens), or remember it for the next free slot. */
   hint(): void {
     this.#hints += 1;
     if (!this.#accepting) return;
-    if (this.free > 0 && !this.#deps.gate?.closedBecause) void this.claim('pulse');
+    if (this.free > 0) void this.claim('pulse');
     else this.#missedHints += 1;
   }
 

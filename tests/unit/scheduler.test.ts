@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultFunctions } from '../../functions/index.ts';
 import type { Claimed } from '../../functions/types.ts';
-import { Scheduler } from '../../host/scheduler.ts';
+import { type ClaimGatePort, Scheduler } from '../../host/scheduler.ts';
 
 interface PendingClaim {
   capacity: number;
   resolve(claims: Claimed[]): void;
 }
 
-function harness(options: { capacity: number; pulse: boolean; pulseConfigured?: boolean }) {
+function harness(options: { capacity: number; pulse: boolean; pulseConfigured?: boolean; gate?: ClaimGatePort }) {
   const claims: PendingClaim[] = [];
   const finishers = new Map<string, () => void>();
   let running = 0;
@@ -26,6 +26,7 @@ function harness(options: { capacity: number; pulse: boolean; pulseConfigured?: 
     claimContext: {} as never,
     pulseHealthy: () => pulse,
     pulseConfigured: options.pulseConfigured ?? options.pulse,
+    ...(options.gate ? { gate: options.gate } : {}),
     safetyPollMs: 30_000,
     onClaimError: () => 'retry',
     onTaskError: (_claimed, error) => assert.fail(String(error)),
@@ -224,6 +225,41 @@ test('a claim that comes back short ends the suspicion of unannounced pending ta
   await settle();
   assert.equal(h.claims.length, 2, 'with Pulse back and the queue empty, the slot waits for hints');
   h.scheduler.stopClaiming();
+  await loop;
+});
+
+test('a hint while the gate is shut claims once it opens, not at the next safety poll', async () => {
+  let open: () => void = () => {};
+  const gate: ClaimGatePort & { closedBecause: string | null } = {
+    closedBecause: null,
+    whenOpen: () =>
+      gate.closedBecause === null
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            open = () => {
+              gate.closedBecause = null;
+              resolve();
+            };
+          }),
+  };
+  const h = harness({ capacity: 1, pulse: true, gate });
+  const loop = h.scheduler.pollUntilStopped();
+  await settle();
+  h.claims[0]?.resolve([]); // the start-up poll: the queue is empty
+  await settle();
+  gate.closedBecause = 'Docker engine: it failed under a task'; // shut with no claim waiting
+  h.scheduler.hint();
+  await settle();
+  assert.equal(h.claims.length, 1, 'nothing goes to the queue while the gate is shut');
+  open();
+  await settle();
+  assert.deepEqual(
+    h.claims.map((c) => c.capacity),
+    [1, 1],
+    'the hinted claim went out as the gate opened',
+  );
+  h.scheduler.stopClaiming();
+  h.claims[1]?.resolve([]);
   await loop;
 });
 
