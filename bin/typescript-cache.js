@@ -1,5 +1,5 @@
 // Node strips TypeScript types with a WebAssembly module that takes ~45 ms to start in every
-// process (../shared/perf-notes.md: start-up is a large share of a short `dw-host run`), and its
+// process (docs/perf-notes.md: start-up is a large share of a short `dw-host run`), and its
 // compile cache does not cover stripping. This keeps the stripped source of each of our .ts files,
 // keyed by path, size and mtime, so a warm start never loads the stripper. Plain JS on purpose.
 import { createHash } from 'node:crypto';

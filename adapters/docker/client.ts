@@ -1,6 +1,6 @@
 // The Docker client for dw-host: dockerode's own Container and Image classes over docker-modem.
 // dockerode's index module also loads its BuildKit session (gRPC + protobufjs, ~50 ms of a
-// `dw-host run` start-up, see ../shared/perf-notes.md) for `docker build`, which dw-host never
+// `dw-host run` start-up, see docs/perf-notes.md) for `docker build`, which dw-host never
 // does; the classes and the transport are the same ones `new Docker()` would use.
 import Module, { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';

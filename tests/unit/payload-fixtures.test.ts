@@ -1,6 +1,7 @@
-// Every real docker-worker payload we hold (tests/fixtures/payloads, from ../shared/payloads) is
-// validated; each is accepted, and what this worker refuses (with the default worker config, before
-// any side effect: the steps' checks) is named per fixture.
+// Every real docker-worker payload we hold (tests/fixtures/payloads: the Taskcluster d2g test
+// suite's, each one's origin in INDEX.tsv) is validated; each is accepted, and what this worker
+// refuses (with the default worker config, before any side effect: the steps' checks) is named
+// per fixture.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -92,7 +93,7 @@ const refusalsOf = (
 
 const fixtures = readdirSync(DIR).filter((name) => name.endsWith('.json'));
 
-test('the fixture set is the 37 payloads of ../shared/payloads', () => {
+test('the fixture set is the 37 payloads of the d2g corpus (INDEX.tsv)', () => {
   assert.equal(fixtures.length, 37);
 });
 
