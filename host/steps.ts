@@ -19,6 +19,7 @@ import { imageStep } from '../functions/steps/image.ts';
 import { type InteractivePorts, interactiveStep } from '../functions/steps/interactive.ts';
 import type { RunStep } from '../functions/steps/types.ts';
 import type { Claimed } from '../functions/types.ts';
+import { atFirstUse } from './at-first-use.ts';
 import { featureEnabled, type WorkerConfig } from './config/worker-config.ts';
 import type { FeatureServices } from './feature-services.ts';
 
@@ -98,16 +99,8 @@ export function imageProviderAtFirstUse(
   onBytes?: (what: 'pulled' | 'loaded', bytes: number) => void,
 ): ImageProvider {
   const stateDir = writableStateDir(config.stateDir, warn);
-  let opening: Promise<ImageProvider> | null = null;
-  return {
-    ensure: async (source, ctx) => {
-      opening ??= openImageProvider(config, warn, onBytes, stateDir).catch((error: unknown) => {
-        opening = null;
-        throw error;
-      });
-      return (await opening).ensure(source, ctx);
-    },
-  };
+  const provider = atFirstUse(() => openImageProvider(config, warn, onBytes, stateDir));
+  return { ensure: async (source, ctx) => (await provider()).ensure(source, ctx) };
 }
 
 function writableStateDir(stateDir: string, warn: (message: string) => void): string {

@@ -11,6 +11,7 @@ import { scopeExpander } from '../adapters/taskcluster/scope-expansion.ts';
 import { taskArtifacts } from '../adapters/taskcluster/task-artifacts.ts';
 import { codeOf, messageOf } from '../functions/errors.ts';
 import type { Claimed, StageFunctions, WorkerIdentity } from '../functions/types.ts';
+import { atFirstUse } from './at-first-use.ts';
 import { freeDiskCheckWithCaches, type HostCaches, taskclusterHostCaches } from './caches.ts';
 import { ClaimGate } from './claim-gate.ts';
 import { hostIdentityOf } from './config/load.ts';
@@ -279,9 +280,7 @@ async function cleanLeftovers(engine: DockerEngine, workDir: string, workerId: s
 /** The per-task pipeline (reclaims, the task log, uploads, reports) is no part of an idle host:
  * its modules load when the first claimed task starts. */
 function taskRunnerAtFirstTask(deps: TaskRunnerDeps) {
-  let runner: ReturnType<typeof import('./task-runner.ts').taskRunner> | null = null;
-  return async (claimed: Claimed, signal: AbortSignal, runEnded?: () => void): Promise<void> => {
-    runner ??= (await import('./task-runner.ts')).taskRunner(deps);
-    return runner(claimed, signal, runEnded);
-  };
+  const runner = atFirstUse(async () => (await import('./task-runner.ts')).taskRunner(deps));
+  return async (claimed: Claimed, signal: AbortSignal, runEnded?: () => void): Promise<void> =>
+    (await runner())(claimed, signal, runEnded);
 }
