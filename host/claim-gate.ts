@@ -24,10 +24,8 @@ export interface ClaimGateOptions {
 export class ClaimGate {
   readonly #options: ClaimGateOptions;
   #checkedAt = Number.NEGATIVE_INFINITY;
-  #closedSince: number | null = null;
-  #closedBecause: string | null = null;
-  /** The name of the check that holds the gate shut. */
-  #closedBy: string | null = null;
+  /** While shut: since when, why (as last checked) and which check holds it. */
+  #closed: { since: number; reason: string; check: string } | null = null;
   /** Until when the gate stays shut whatever the checks say (see distrust). */
   #distrustedUntil = Number.NEGATIVE_INFINITY;
 
@@ -37,7 +35,7 @@ export class ClaimGate {
 
   /** Why claiming must wait, as last checked; null when it may go on. */
   get closedBecause(): string | null {
-    return this.#closedBecause;
+    return this.#closed?.reason ?? null;
   }
 
   /** Something (the engine failing under a task) says `check` is in trouble: shut the gate now, for
@@ -53,7 +51,7 @@ export class ClaimGate {
     for (;;) {
       signal.throwIfAborted();
       const fresh = Date.now() - this.#checkedAt < (this.#options.openForMs ?? 5_000);
-      if (fresh && this.#closedBecause === null) return;
+      if (fresh && this.#closed === null) return;
       const distrustedMs = this.#distrustedUntil - Date.now();
       if (distrustedMs > 0) {
         await this.#pause(distrustedMs, signal);
@@ -90,17 +88,13 @@ export class ClaimGate {
   /** Says why once per check that holds the gate shut: a reason whose figures change on every
    * recheck (free MiB) is kept for `closedBecause`, not said again. */
   #close(reason: string, check: string): void {
-    const sameCheck = this.#closedBy === check;
-    this.#closedSince ??= Date.now();
-    this.#closedBecause = reason;
-    this.#closedBy = check;
+    const sameCheck = this.#closed?.check === check;
+    this.#closed = { since: this.#closed?.since ?? Date.now(), reason, check };
     if (!sameCheck) this.#options.onClosed(reason);
   }
 
   #open(): void {
-    if (this.#closedSince !== null) this.#options.onOpened(Date.now() - this.#closedSince);
-    this.#closedSince = null;
-    this.#closedBecause = null;
-    this.#closedBy = null;
+    if (this.#closed !== null) this.#options.onOpened(Date.now() - this.#closed.since);
+    this.#closed = null;
   }
 }
