@@ -9,6 +9,7 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { pause, retry } from '../../functions/retry.ts';
+import { hasSystemd, isAlive } from './system-processes.ts';
 
 const run = promisify(execFile);
 const DOCKERD_LOG = '/var/log/dw-host/dockerd.log';
@@ -91,18 +92,4 @@ function pidFile(): string {
 function pidofDockerd(): string {
   const result = spawnSync('pidof', ['dockerd'], { encoding: 'utf8' });
   return result.status === 0 ? (result.stdout.split(' ')[0] ?? '') : '';
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
-}
-
-function hasSystemd(): boolean {
-  return readFileSync('/proc/1/comm', 'utf8').trim() === 'systemd';
 }

@@ -5,9 +5,9 @@
 // Asynchronous on purpose: the test queue's HTTP server shares the test's event loop, and the
 // host under test keeps calling it while the broker is down.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { pause, retry } from '../../functions/retry.ts';
+import { hasSystemd, isAlive } from './system-processes.ts';
 
 const run = promisify(execFile);
 
@@ -43,16 +43,6 @@ export async function killBroker(): Promise<number> {
   return killedAt;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
-}
-
 /** Starts the broker as infra/provision.sh does (start_rabbitmq) and waits until it serves. */
 export async function startBroker(): Promise<void> {
   if (hasSystemd()) await run('systemctl', ['start', 'rabbitmq-server']);
@@ -77,8 +67,4 @@ async function awaitStartup(): Promise<void> {
     retryable: () => true,
     deadline: Date.now() + 90_000,
   });
-}
-
-function hasSystemd(): boolean {
-  return readFileSync('/proc/1/comm', 'utf8').trim() === 'systemd';
 }
