@@ -107,6 +107,9 @@ export function startHost(
 
 export const started = (record: Record<string, unknown>) => record['msg'] === 'dw-host started';
 export const pulseConnected = (record: Record<string, unknown>) => record['msg'] === 'pulse connected';
+/** The host is done with the task: resolved and its resources (container, log, networks) released. */
+export const taskDone = (taskId: string) => (record: Record<string, unknown>) =>
+  record['msg'] === 'task resolved' && record['taskId'] === taskId;
 
 /** An admin client for the test's own calls (createTask, cancelTask, status, artifacts). */
 export function adminQueue(queue: TestQueue) {

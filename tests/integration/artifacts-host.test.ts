@@ -5,7 +5,16 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import taskcluster from 'taskcluster-client';
 import { scratch, TEST_WORKER_CONFIG } from '../harness/cli.ts';
-import { adminQueue, newPool, pulseConnected, started, startHost, stopAll, taskDefinition } from '../harness/host.ts';
+import {
+  adminQueue,
+  newPool,
+  pulseConnected,
+  started,
+  startHost,
+  stopAll,
+  taskDefinition,
+  taskDone,
+} from '../harness/host.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
 
 const queue = new TestQueue();
@@ -34,8 +43,6 @@ after(async () => {
 });
 
 const text = (taskId: string, name: string) => queue.artifacts.content(taskId, 0, name).body?.toString('utf8') ?? '';
-const resolvedRecord = (taskId: string) => (r: Record<string, unknown>) =>
-  r['msg'] === 'task resolved' && r['taskId'] === taskId;
 
 test('an error artifact the queue keeps refusing (500) fails the task; the log is still uploaded', async () => {
   const taskId = taskcluster.slugid();
@@ -79,7 +86,7 @@ test('a cancel during uploads stops the PUTs in flight; nothing more is created,
   // The host has aborted the run. The held PUTs are served now: a host that had not dropped them
   // would go on to finishUpload and finishArtifact.
   queue.faults.release('storagePut');
-  const record = await host.waitForRecord(resolvedRecord(taskId));
+  const record = await host.waitForRecord(taskDone(taskId));
   assert.equal((record['resolution'] as { state: string }).state, 'unreported');
   const afterCancel = queue.calls
     .slice(mark)

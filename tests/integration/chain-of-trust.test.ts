@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import taskcluster from 'taskcluster-client';
 import { scratch, TEST_WORKER_CONFIG } from '../harness/cli.ts';
 import { docker } from '../harness/docker.ts';
-import { adminQueue, newPool, pulseConnected, startHost, stopAll, taskDefinition } from '../harness/host.ts';
+import { adminQueue, newPool, pulseConnected, startHost, stopAll, taskDefinition, taskDone } from '../harness/host.ts';
 import { BUSYBOX_IMAGE } from '../harness/images.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
 
@@ -51,7 +51,7 @@ async function ranTask(pool: { provisionerId: string; workerType: string }, payl
   await admin.createTask(taskId, taskDefinition(pool, payload));
   const run = await queue.store.waitForRun(taskId, 0, (r) => r.resolved !== undefined);
   const host = hosts[pool === signing ? 0 : 1];
-  await host?.waitForRecord((r) => r['taskId'] === taskId && r['msg'] === 'task resolved');
+  await host?.waitForRecord(taskDone(taskId));
   return { taskId, state: run.state };
 }
 

@@ -13,6 +13,7 @@ import {
   startHost,
   stopAll,
   taskDefinition,
+  taskDone,
 } from '../harness/host.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
 
@@ -51,7 +52,7 @@ test('cancelTask: the container is gone within a second (Pulse), and the run is 
     destroyedAt - canceledAt < 1000,
     `container removed ${Math.round(destroyedAt - canceledAt)} ms after cancelTask`,
   );
-  await hosts[0]?.waitForRecord((r) => r['taskId'] === taskId && r['msg'] === 'task resolved');
+  await hosts[0]?.waitForRecord(taskDone(taskId));
   assert.deepEqual(
     hostCallsFor(taskId, /report|createArtifact/).filter((call) => queue.calls.indexOf(call) >= mark),
     [],
@@ -74,7 +75,7 @@ test('reclaim keeps a task alive past its 3 s claim, and later calls use the new
   // Temporary task credentials are named .../until/<takenUntil in seconds>: the report must be
   // signed with those of the latest reclaim.
   const latest = `/until/${Math.floor(Date.parse(issued.at(-1) ?? '') / 1000)}`;
-  await hosts[0]?.waitForRecord((r) => r['taskId'] === taskId && r['msg'] === 'task resolved');
+  await hosts[0]?.waitForRecord(taskDone(taskId));
   const [report] = hostCallsFor(taskId, /reportCompleted/);
   assert.ok(report?.clientId.endsWith(latest), `reportCompleted signed by ${report?.clientId}, expected ...${latest}`);
   assert.deepEqual(await containersOfTask(taskId), []);
@@ -90,7 +91,7 @@ test('without Pulse, a canceled task is stopped at its next reclaim (409), not r
     destroyedAt - canceledAt < 3000,
     `stopped ${Math.round(destroyedAt - canceledAt)} ms after cancel, within one reclaim period`,
   );
-  await hosts[1]?.waitForRecord((r) => r['taskId'] === taskId && r['msg'] === 'task resolved');
+  await hosts[1]?.waitForRecord(taskDone(taskId));
   assert.deepEqual(hostCallsFor(taskId, /report/), []);
   assert.ok(hostCallsFor(taskId, /reclaimTask/).some((c) => c.status === 409));
 });

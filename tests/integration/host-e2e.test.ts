@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import taskcluster from 'taskcluster-client';
 import { containersOfTask } from '../harness/docker.ts';
-import { adminQueue, newPool, pulseConnected, started, startHost, taskDefinition } from '../harness/host.ts';
+import { adminQueue, newPool, pulseConnected, started, startHost, taskDefinition, taskDone } from '../harness/host.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
 
 const queue = new TestQueue();
@@ -32,6 +32,8 @@ async function runTask(payload: object, extra: object = {}) {
   const taskId = taskcluster.slugid();
   await admin.createTask(taskId, taskDefinition(pool, payload, extra));
   const run = await queue.store.waitForRun(taskId, 0, (r) => r.resolved !== undefined);
+  // The host reports while it removes the container: wait until it is done with the task.
+  await host.waitForRecord(taskDone(taskId));
   return { taskId, run };
 }
 

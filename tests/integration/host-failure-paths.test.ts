@@ -13,6 +13,7 @@ import {
   startHost,
   stopAll,
   taskDefinition,
+  taskDone,
 } from '../harness/host.ts';
 import { WORKER_ENDPOINTS } from '../harness/test-queue/faults.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
@@ -64,7 +65,7 @@ test('500s in bursts on every endpoint the host calls: each task still resolves 
     const run = await resolvedRun(taskId);
     assert.equal(run.state, 'completed', `${endpoint}: ${run.reasonResolved}`);
     assert.equal(queue.store.claimLog.filter((c) => c.taskId === taskId).length, 1, `${endpoint}: claimed once`);
-    await h.waitForRecord((r) => r['taskId'] === taskId && r['msg'] === 'task resolved');
+    await h.waitForRecord(taskDone(taskId));
     assert.equal(resolutionCalls(taskId).length, 1, `${endpoint}: reported once`);
     assert.equal(queue.artifacts.content(taskId, 0, 'public/a.bin').body?.length, 65536, endpoint);
     queue.faults.clear();
@@ -84,7 +85,7 @@ test('a call that hangs on any endpoint, then answers: each task still resolves 
     queue.faults.release(endpoint);
     const run = await resolvedRun(taskId);
     assert.equal(run.state, 'completed', `${endpoint}: ${run.reasonResolved}`);
-    await h.waitForRecord((r) => r['taskId'] === taskId && r['msg'] === 'task resolved');
+    await h.waitForRecord(taskDone(taskId));
     assert.equal(resolutionCalls(taskId).length, 1, `${endpoint}: reported once`);
   }
 });
@@ -128,7 +129,7 @@ test("the queue's echo of the host's own reportException is not taken for a canc
   }
   for (const taskId of taskIds) {
     assert.equal((await resolvedRun(taskId)).reasonResolved, 'intermittent-task');
-    await h.waitForRecord((r) => r['taskId'] === taskId && r['msg'] === 'task resolved');
+    await h.waitForRecord(taskDone(taskId));
   }
   // The queue publishes each exception message as it resolves the run, before it answers the report;
   // once the task is done, a late message can no longer touch it.

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { containersOfTask } from '../harness/docker.ts';
-import { adminQueue, newPool, pulseConnected, startedTask, startHost, stopAll } from '../harness/host.ts';
+import { adminQueue, newPool, pulseConnected, startedTask, startHost, stopAll, taskDone } from '../harness/host.ts';
 import { type LiveLogReader, readLiveLog, touchInContainer, waitForFile } from '../harness/live-log.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
 
@@ -68,7 +68,7 @@ test(`${READERS} concurrent readers of a 200 MB live log: the host's memory stay
   const ends = await Promise.all(followers.map((reader) => reader.ended));
   const run = await queue.store.waitForRun(taskId, 0, (r) => r.resolved !== undefined);
   assert.equal(run.state, 'completed');
-  await hosts[0]?.waitForRecord((r) => r['taskId'] === taskId && r['msg'] === 'task resolved');
+  await hosts[0]?.waitForRecord(taskDone(taskId));
   const peak = peakRssMiB(hosts[0]?.child.pid ?? 0);
   t.diagnostic(
     `host peak RSS: ${peakConnected.toFixed(0)} MiB with the readers connected, ` +

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import taskcluster from 'taskcluster-client';
 import { scratch, startCli } from '../harness/cli.ts';
 import { containersOfTask, watchTaskContainers } from '../harness/docker.ts';
-import { adminQueue, newPool, pulseConnected, startHost, stopAll, taskDefinition } from '../harness/host.ts';
+import { adminQueue, newPool, pulseConnected, startHost, stopAll, taskDefinition, taskDone } from '../harness/host.ts';
 import { BUSYBOX_IMAGE } from '../harness/images.ts';
 import { readLiveLog, touchInContainer, waitForFile } from '../harness/live-log.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
@@ -106,7 +106,7 @@ test('host: live.log is a reference to the live URL while the task runs, then th
   await reader.ended;
   const run = await queue.store.waitForRun(taskId, 0, (r) => r.resolved !== undefined);
   assert.equal(run.state, 'completed');
-  await hosts[0]?.waitForRecord((r) => r['taskId'] === taskId && r['msg'] === 'task resolved');
+  await hosts[0]?.waitForRecord(taskDone(taskId));
 
   const { artifacts } = await admin.listArtifacts(taskId, 0);
   const live = artifacts.find((a: { name: string }) => a.name === 'public/logs/live.log');

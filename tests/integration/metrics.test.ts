@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import taskcluster from 'taskcluster-client';
-import { adminQueue, newPool, pulseConnected, startHost, stopAll, taskDefinition } from '../harness/host.ts';
+import { adminQueue, newPool, pulseConnected, startHost, stopAll, taskDefinition, taskDone } from '../harness/host.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
 
 interface Sample {
@@ -65,9 +65,7 @@ async function runTasks(scripts: readonly string[]) {
   );
   const runs = await Promise.all(ids.map((id) => queue.store.waitForRun(id, 0, (run) => run.resolved !== undefined)));
   // The queue knows first; the host counts a task once its runner is done with it: its timeline line.
-  const lines = await Promise.all(
-    ids.map((id) => host.waitForRecord((r) => r['msg'] === 'task resolved' && r['taskId'] === id)),
-  );
+  const lines = await Promise.all(ids.map((id) => host.waitForRecord(taskDone(id))));
   return runs.map((run, i) => ({ run, line: lines[i] as Record<string, unknown> }));
 }
 

@@ -8,7 +8,7 @@ import { get } from 'node:http';
 import { after, before, test } from 'node:test';
 import taskcluster from 'taskcluster-client';
 import { containersOfTask, docker, watchTaskContainers } from '../harness/docker.ts';
-import { adminQueue, newPool, pulseConnected, startHost, stopAll, taskDefinition } from '../harness/host.ts';
+import { adminQueue, newPool, pulseConnected, startHost, stopAll, taskDefinition, taskDone } from '../harness/host.ts';
 import { touchInContainer, waitForFile } from '../harness/live-log.ts';
 import { TestQueue } from '../harness/test-queue/server.ts';
 
@@ -31,7 +31,7 @@ const withProxy = { features: { taskclusterProxy: true } };
 
 async function runToEnd(taskId: string) {
   const run = await queue.store.waitForRun(taskId, 0, (r) => r.resolved !== undefined);
-  await hosts[0]?.waitForRecord((r) => r['taskId'] === taskId && r['msg'] === 'task resolved');
+  await hosts[0]?.waitForRecord(taskDone(taskId));
   const log = queue.artifacts.content(taskId, 0, 'public/logs/live_backing.log').body?.toString('utf8') ?? '';
   return { state: run.state, log };
 }
