@@ -122,7 +122,10 @@ async function throughput(): Promise<void> {
           `CPU a task: host ${host.hostCpuMs.toFixed(0)} ms, test queue ${host.queueCpuMs.toFixed(0)} ms`,
       );
     }
-    const median = (key: 'start' | 'busy') => percentile(ratios.map((r) => r[key]), 50).toFixed(2);
+    const median = (key: 'start' | 'busy') => {
+      const values = ratios.map((r) => r[key]);
+      return percentile(values, 50).toFixed(2);
+    };
     console.log(
       `capacity ${capacity}, median of ${rounds} rounds: throughput ratio ${median('start')} from the start, ${median('busy')} once all slots are busy`,
     );
