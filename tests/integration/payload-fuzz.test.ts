@@ -260,3 +260,20 @@ test('what the fuzzer found: malformed-payload with the reason in the log, dw-ho
     assert.deepEqual(left, [], what);
   }
 });
+
+test('a payload value of megabytes that an error quotes is cut in the log, and the footer follows', async () => {
+  const dir = join(work.dir, 'huge-quoted-value');
+  mkdirSync(dir);
+  const taskId = niceSlugid();
+  // What fuzz case 401 of seed 1516792930 found: a 1.2 MB image path, quoted by two errors, made a
+  // 5 MB log whose footer a 4 MiB reader never reached.
+  const path = 'x'.repeat(1_200_000);
+  const image = { type: 'indexed-image', namespace: 'myimage', path };
+  writeFileSync(join(dir, 'task.json'), JSON.stringify({ taskId, payload: { image, maxRunTime: 5 } }));
+  const cli = await runCli(['run', join(dir, 'task.json'), '--out', join(dir, 'out')]);
+  assert.equal(cli.code, 1, cli.stderr.slice(0, 1000));
+  const log = readFileSync(join(dir, 'out/artifacts/public/logs/live_backing.log'), 'utf8');
+  assert.ok(log.length < 20_000, `the log is ${log.length} characters`);
+  assert.match(log, /Unsupported image file format "x+… \(\d+ more characters not shown\)/);
+  assert.match(log, /Unsuccessful task run with exit code: -1 completed in /);
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorLine, footerLine, headerLines, infoLine } from '../../functions/task-log/format.ts';
+import { errorLine, footerLine, headerLines, infoLine, MAX_MESSAGE_LINE } from '../../functions/task-log/format.ts';
 import type { WorkerIdentity } from '../../functions/types.ts';
 
 const at = new Date('2026-11-29T04:05:06.789Z');
@@ -14,6 +14,21 @@ test('error lines have no timestamp and start on a line of their own', () => {
     errorLine('Task timeout after 5 seconds. Force killing container.'),
     '\n[taskcluster:error] Task timeout after 5 seconds. Force killing container.\n',
   );
+});
+
+test("a message's line that quotes megabytes of the payload is cut; its other lines are kept whole", () => {
+  const huge = '\u001b[0m'.repeat(300_000);
+  const line = errorLine(`Unsupported image file format "${huge}".\n  * payload.env.A must be string`);
+  const [first, second] = line.trim().split('\n');
+  assert.equal(
+    first,
+    `[taskcluster:error] Unsupported image file format "${huge.slice(0, MAX_MESSAGE_LINE - 31)}… (${
+      huge.length + 2 - (MAX_MESSAGE_LINE - 31)
+    } more characters not shown)`,
+  );
+  assert.equal(second, '  * payload.env.A must be string');
+  const info = infoLine(`x${'y'.repeat(MAX_MESSAGE_LINE)}`, at);
+  assert.match(info, /y… \(1 more characters not shown\)\n$/);
 });
 
 test('the header lists task, worker, pool, version and caches in docker-worker order', () => {
