@@ -20,9 +20,9 @@ import type {
   ErrorArtifactReason,
   PutOptions,
 } from '../../functions/types.ts';
-import { CLIENT_OPTIONS } from './client-options.ts';
-import { taskcluster } from './lazy-client.ts';
 import type { TaskclusterQueue } from './queue.ts';
+import type { ObjectArtifactReply, S3ArtifactReply } from './run-queue.ts';
+import { apiUrl, type SignedCredentials, signedJsonRequest } from './signed-request.ts';
 import { DOCKER_WORKER_PUT_RETRY, type PutRetryPolicy, type PutRun, putWithRetries } from './storage-put.ts';
 
 export type StorageType = 'object' | 's3';
@@ -106,7 +106,7 @@ export class TaskclusterArtifactStore implements ArtifactStore {
 
   async #putS3(name: string, spooled: Spooled, meta: ArtifactMeta, signal?: AbortSignal): Promise<void> {
     // contentLength is safe here: the queue publishes no artifact-created message for s3.
-    const reply = await this.#create(
+    const reply = (await this.#create(
       name,
       {
         storageType: 's3',
@@ -115,7 +115,7 @@ export class TaskclusterArtifactStore implements ArtifactStore {
         contentLength: spooled.size,
       },
       signal,
-    );
+    )) as S3ArtifactReply;
     const headers: Record<string, string> = {
       'content-type': meta.contentType,
       'content-length': String(spooled.size),
@@ -128,7 +128,7 @@ export class TaskclusterArtifactStore implements ArtifactStore {
   async #putObject(name: string, spooled: Spooled, meta: ArtifactMeta, signal?: AbortSignal): Promise<void> {
     // No contentLength here: the queue (v96.7+) would store it and put it into the artifact-created
     // message at finishArtifact, whose schema forbids it, so finishArtifact would answer 500.
-    const created = await this.#create(
+    const created = (await this.#create(
       name,
       {
         storageType: 'object',
@@ -136,12 +136,8 @@ export class TaskclusterArtifactStore implements ArtifactStore {
         contentType: meta.contentType,
       },
       signal,
-    );
-    const objects = new (taskcluster().Object)({
-      ...CLIENT_OPTIONS,
-      rootUrl: this.#options.rootUrl,
-      credentials: created.credentials,
-    });
+    )) as ObjectArtifactReply;
+    const objects = objectService(this.#options.rootUrl, created.credentials);
     const upload = { projectId: created.projectId, uploadId: created.uploadId };
     const proposed: Record<string, unknown> = {
       putUrl: { contentType: meta.contentType, contentLength: spooled.size },
@@ -186,6 +182,22 @@ export class TaskclusterArtifactStore implements ArtifactStore {
   #call<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
     return retry(call, signal ? { ...CALL_RETRY, signal } : CALL_RETRY);
   }
+}
+
+interface UploadMethod {
+  readonly putUrl?: { readonly url: string; readonly headers: Record<string, string> };
+  readonly dataInline?: true;
+}
+
+/** The object service's two calls of an upload, signed with the credentials createArtifact gave. */
+function objectService(rootUrl: string, credentials: SignedCredentials) {
+  const call = (method: 'PUT' | 'POST', segments: string[], payload: object) =>
+    signedJsonRequest(method, apiUrl(rootUrl, 'object', segments), credentials, payload);
+  return {
+    createUpload: (name: string, request: object) =>
+      call('PUT', ['upload', name], request) as Promise<{ uploadMethod: UploadMethod }>,
+    finishUpload: (name: string, request: object) => call('POST', ['finish-upload', name], request),
+  };
 }
 
 /** Writes `body` to `path` (gzipped or not), hashing the original bytes on the way. */

@@ -1,6 +1,8 @@
 // taskcluster-client, loaded at its first use. Its HTTP stack (got, with http2) holds ~37 MiB of
-// resident memory, which an idle host must not pay for: the idle host's one call, claimWork, is
-// made by signed-request.ts, and taskcluster-client loads with the first task that needs it.
+// resident memory, which a host must not pay for all its life for a call a few tasks make: the
+// host's own calls (claimWork, the per-run queue calls, scope expansion, purge requests, uploads)
+// are signed requests (signed-request.ts); only an indexed image's lookup and signed artifact URL
+// (task-artifacts.ts) load it.
 import { createRequire } from 'node:module';
 import type TaskclusterModule from 'taskcluster-client';
 

@@ -5,8 +5,7 @@
 import type { Credentials } from 'taskcluster-client';
 import { isTransient } from '../../functions/errors.ts';
 import { type Backoff, retry } from '../../functions/retry.ts';
-import { CLIENT_OPTIONS } from './client-options.ts';
-import { taskcluster } from './lazy-client.ts';
+import { apiUrl, signedJsonRequest } from './signed-request.ts';
 
 const SKEW_MARGIN_MS = 5 * 60 * 1000;
 /** A task waits on this before its caches are mounted: a few quick tries, then go on without. */
@@ -17,6 +16,10 @@ export interface PurgeRequest {
   readonly cacheName: string;
   /** ms since the epoch: instances created before it are discarded. */
   readonly before: number;
+}
+
+interface PurgeRequestsReply {
+  readonly requests: ReadonlyArray<{ readonly cacheName: string; readonly before: string }>;
 }
 
 export interface PurgeRequestOptions {
@@ -38,10 +41,12 @@ export class PurgeRequestSource {
 
   async fetch(signal?: AbortSignal): Promise<PurgeRequest[]> {
     const { rootUrl, workerPoolId, workerCredentials, now = Date.now } = this.#options;
-    const client = new (taskcluster().PurgeCache)({ ...CLIENT_OPTIONS, rootUrl, credentials: workerCredentials() });
+    const url = apiUrl(rootUrl, 'purge-cache', ['purge-cache', workerPoolId], {
+      since: new Date(this.#since).toISOString(),
+    });
     const askedAt = now();
     const { requests } = await retry(
-      () => client.purgeRequests(workerPoolId, { since: new Date(this.#since).toISOString() }),
+      () => signedJsonRequest('GET', url, workerCredentials()) as Promise<PurgeRequestsReply>,
       { backoff: PURGE_BACKOFF, attempts: PURGE_ATTEMPTS, retryable: isTransient, ...(signal ? { signal } : {}) },
     );
     this.#since = askedAt - SKEW_MARGIN_MS;

@@ -1,13 +1,12 @@
 // TaskQueue on Taskcluster's Queue service. claimWork uses the worker's own credentials; every
 // per-task call uses that run's temporary credentials from the claim or the latest reclaim.
-import type { Credentials, Queue } from 'taskcluster-client';
+import type { Credentials } from 'taskcluster-client';
 import { DwError, isTransient, statusOf } from '../../functions/errors.ts';
 import { type Backoff, retry } from '../../functions/retry.ts';
 import type { Claimed, Resolution, TaskCredentials, TaskDefinition, TaskQueue } from '../../functions/types.ts';
-import { CLIENT_OPTIONS } from './client-options.ts';
 import type { TaskCredentialsRegistry } from './credentials.ts';
-import { taskcluster } from './lazy-client.ts';
-import { signedJsonRequest } from './signed-request.ts';
+import { RunQueue } from './run-queue.ts';
+import { apiUrl, signedJsonRequest } from './signed-request.ts';
 
 /** Keep trying while the claim lasts (the reclaimer extends it meanwhile). */
 const REPORT_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 30_000 };
@@ -38,8 +37,7 @@ export class TaskclusterQueue implements TaskQueue {
 
   async claimWork(capacity: number): Promise<readonly Claimed[]> {
     const { rootUrl, workerPoolId, workerGroup, workerId } = this.#options;
-    // Without taskcluster-client: the idle host's one call (lazy-client.ts says why).
-    const url = `${rootUrl.replace(/\/$/, '')}/api/queue/v1/claim-work/${encodeURIComponent(workerPoolId)}`;
+    const url = apiUrl(rootUrl, 'queue', ['claim-work', workerPoolId]);
     const request = { workerGroup, workerId, tasks: capacity };
     let tasks: ClaimResponse[];
     try {
@@ -99,16 +97,13 @@ export class TaskclusterQueue implements TaskQueue {
 
   /** Extends the claim and swaps in the new credentials; returns the new takenUntil. */
   async reclaim(claimed: Claimed): Promise<string> {
-    const reply = (await this.taskQueue(claimed).reclaimTask(claimed.taskId, claimed.runId)) as {
-      takenUntil: string;
-      credentials: TaskCredentials;
-    };
+    const reply = await this.taskQueue(claimed).reclaimTask(claimed.taskId, claimed.runId);
     this.#options.credentials.set(claimed.taskId, claimed.runId, reply.credentials, reply.takenUntil);
     return reply.takenUntil;
   }
 
-  taskQueue(claimed: Pick<Claimed, 'taskId' | 'runId'>): Queue {
-    const credentials = this.#options.credentials.get(claimed.taskId, claimed.runId);
-    return new (taskcluster().Queue)({ ...CLIENT_OPTIONS, rootUrl: this.#options.rootUrl, credentials });
+  /** The run's queue calls, signed with its latest credentials (a reclaim may have swapped them). */
+  taskQueue(claimed: Pick<Claimed, 'taskId' | 'runId'>): RunQueue {
+    return new RunQueue(this.#options.rootUrl, this.#options.credentials.get(claimed.taskId, claimed.runId));
   }
 }

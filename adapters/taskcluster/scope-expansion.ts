@@ -4,8 +4,7 @@ import type { Credentials } from 'taskcluster-client';
 import { DwError, isTransient, messageOf, statusOf } from '../../functions/errors.ts';
 import { type Backoff, retry } from '../../functions/retry.ts';
 import { mayExpandThroughRoles } from '../../functions/scopes.ts';
-import { CLIENT_OPTIONS } from './client-options.ts';
-import { taskcluster } from './lazy-client.ts';
+import { apiUrl, signedJsonRequest } from './signed-request.ts';
 
 /** About a minute of tries: the task waits meanwhile, its claim kept alive by the reclaimer. */
 const EXPAND_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 15_000 };
@@ -22,13 +21,14 @@ export function scopeExpander(options: ScopeExpanderOptions): ScopeExpander {
   return async (scopes, signal) => {
     // Without an `assume:` scope there is no role to reach: the answer would be the scopes themselves.
     if (!mayExpandThroughRoles(scopes)) return [...scopes];
-    const auth = new (taskcluster().Auth)({
-      ...CLIENT_OPTIONS,
-      rootUrl: options.rootUrl,
-      credentials: options.workerCredentials(),
-    });
+    const url = apiUrl(options.rootUrl, 'auth', ['scopes', 'expand']);
+    // The credentials are read per try: worker-runner may have rotated them meanwhile.
+    const expand = () =>
+      signedJsonRequest('POST', url, options.workerCredentials(), { scopes: [...scopes] }) as Promise<{
+        scopes: string[];
+      }>;
     try {
-      const expanded = await retry(() => auth.expandScopes({ scopes: [...scopes] }), {
+      const expanded = await retry(expand, {
         backoff: EXPAND_BACKOFF,
         attempts: EXPAND_ATTEMPTS,
         retryable: isTransient,

@@ -1,6 +1,7 @@
 // One Hawk-signed JSON call to a Taskcluster service, made as taskcluster-client makes it (the same
 // Authorization header, `ext` carrying a temporary credential's certificate, a 30 s timeout, errors
-// with statusCode, code and body) without loading taskcluster-client (lazy-client.ts says why).
+// with statusCode, code and body) without loading taskcluster-client (lazy-client.ts says why):
+// claimWork, every per-run queue call (run-queue.ts), scope expansion, purge requests, uploads.
 import hawk from 'hawk';
 
 // node:http through getBuiltinModule: an ESM import of it builds a facade that loads Node's bundled
@@ -12,6 +13,19 @@ export interface SignedCredentials {
   readonly clientId: string;
   readonly accessToken: string;
   readonly certificate?: string | undefined;
+}
+
+/** A service's v1 API URL, each path segment percent-encoded as taskcluster-client encodes route
+ * parameters (an artifact name's or a worker pool's `/` becomes `%2F`). */
+export function apiUrl(
+  rootUrl: string,
+  service: string,
+  segments: ReadonlyArray<string | number>,
+  query?: Record<string, string>,
+): string {
+  const path = segments.map((segment) => encodeURIComponent(String(segment))).join('/');
+  const search = query ? `?${new URLSearchParams(query)}` : '';
+  return `${rootUrl.replace(/\/$/, '')}/api/${service}/v1/${path}${search}`;
 }
 
 /** taskcluster-client's default. */
