@@ -15,12 +15,11 @@ import { TaskAbort } from '../functions/abort.ts';
 import { type Backoff, backoffDelay, pause } from '../functions/retry.ts';
 import type { ClaimContext, Claimed, StageFunctions, TaskAbortReason } from '../functions/types.ts';
 
-/** After a failed claimWork (beyond the client's own retries). */
+/** After a failed claimWork. */
 const CLAIM_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 30_000 };
 
 /** Whether claiming may go on now (free disk, engine reachable): see claim-gate.ts. */
 export interface ClaimGatePort {
-  readonly closedBecause: string | null;
   whenOpen(signal: AbortSignal): Promise<void>;
 }
 

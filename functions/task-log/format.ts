@@ -8,7 +8,7 @@ import type { Claimed, WorkerIdentity } from '../types.ts';
 export const MAX_MESSAGE_LINE = 4096;
 
 /** Each line of `message` cut to MAX_MESSAGE_LINE characters, saying how many were left out. */
-export function bounded(message: string): string {
+function bounded(message: string): string {
   if (message.length <= MAX_MESSAGE_LINE) return message;
   return message
     .split('\n')
