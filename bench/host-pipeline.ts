@@ -58,6 +58,12 @@ const steadyRate = (batch: Batch, slots: number) => {
   return (ends.length - slots) / (((ends.at(-1) ?? 0) - (ends[slots - 1] ?? 0)) / 1000);
 };
 
+/** A memory figure of /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile), in MiB. */
+function procStatusMiB(pid: number | undefined, key: string): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
+}
+
 /** CPU time (user + system) a process has used so far, in ms. */
 function cpuMsOf(pid: number | undefined): number {
   // /proc/<pid>/stat: the fields after the command's closing parenthesis; utime and stime are the
@@ -198,10 +204,10 @@ async function rss(): Promise<void> {
     const t0 = performance.now();
     await Promise.all(ids.map((id) => admin.createTask(id, taskDefinition(pool, payload))));
     const runs = await Promise.all(ids.map((id) => queue.store.waitForRun(id, 0, (r) => r.resolved !== undefined)));
-    const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${host.child.pid}/status`, 'utf8'))?.[1]);
+    const peakMiB = procStatusMiB(host.child.pid, 'VmHWM');
     const sizes = ids.map((id) => queue.artifacts.content(id, 0, 'public/big.bin').body?.length ?? 0);
     console.log(
-      `peak RSS of the host, 2 tasks × (100 MB of output + 1 GiB artifact): ${(peakKiB / 1024).toFixed(0)} MiB ` +
+      `peak RSS of the host, 2 tasks × (100 MB of output + 1 GiB artifact): ${peakMiB.toFixed(0)} MiB ` +
         `(${runs.map((r) => r.state).join(', ')}; artifacts ${sizes.map((s) => (s / 2 ** 30).toFixed(2)).join(' + ')} GiB; ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
     );
   });
@@ -220,8 +226,7 @@ async function idle(): Promise<void> {
       samples.push(
         await withHost({ DW_CAPACITY: '2', NODE_OPTIONS: nodeOptions }, async (_pool, host) => {
           await sleep(3000);
-          const status = readFileSync(`/proc/${host.child.pid}/status`, 'utf8');
-          const mib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
+          const mib = (key: string) => procStatusMiB(host.child.pid, key);
           return { VmRSS: mib('VmRSS'), RssAnon: mib('RssAnon'), RssFile: mib('RssFile') };
         }),
       );

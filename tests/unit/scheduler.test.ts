@@ -44,6 +44,8 @@ function harness(options: { capacity: number; pulse: boolean; pulseConfigured?: 
   return {
     scheduler,
     claims,
+    /** How many tasks each claimWork so far asked for, in order. */
+    capacities: () => claims.map((c) => c.capacity),
     task,
     finish: (taskId: string) => finishers.get(taskId)?.(),
     setPulse: (healthy: boolean) => {
@@ -64,17 +66,10 @@ test('without Pulse the long-poll runs continuously, always for the free slots',
   const h = harness({ capacity: 2, pulse: false });
   const loop = h.scheduler.pollUntilStopped();
   await settle();
-  assert.deepEqual(
-    h.claims.map((c) => c.capacity),
-    [2],
-  );
+  assert.deepEqual(h.capacities(), [2]);
   h.claims[0]?.resolve([h.task('a')]);
   await settle();
-  assert.deepEqual(
-    h.claims.map((c) => c.capacity),
-    [2, 1],
-    'next poll asks only for the slot left',
-  );
+  assert.deepEqual(h.capacities(), [2, 1], 'next poll asks only for the slot left');
   h.claims[1]?.resolve([]);
   await settle();
   assert.equal(h.claims.length, 3, 'an empty long-poll is followed by another at once');
@@ -94,10 +89,7 @@ test('with Pulse: after an empty claim, slots stay free for hints, which claim a
   assert.equal(h.claims.length, 1, 'no long-poll holds the slot');
   h.scheduler.hint();
   await settle();
-  assert.deepEqual(
-    h.claims.map((c) => c.capacity),
-    [1, 1],
-  );
+  assert.deepEqual(h.capacities(), [1, 1]);
   h.claims[1]?.resolve([h.task('a')]);
   await settle();
   h.scheduler.hint(); // all slots busy: remembered
@@ -156,25 +148,17 @@ test('with Pulse: a poll no hint asked for takes one slot, so hints that come me
   const h = harness({ capacity: 2, pulse: true });
   const loop = h.scheduler.pollUntilStopped();
   await settle();
-  assert.deepEqual(
-    h.claims.map((c) => c.capacity),
-    [1],
-    'the start-up long-poll asks for one task',
-  );
+  assert.deepEqual(h.capacities(), [1], 'the start-up long-poll asks for one task');
   h.scheduler.hint();
   await settle();
-  assert.deepEqual(
-    h.claims.map((c) => c.capacity),
-    [1, 1],
-    "a task created meanwhile is claimed at once, not at the queue's next look",
-  );
+  assert.deepEqual(h.capacities(), [1, 1], "a task created meanwhile is claimed at once, not at the queue's next look");
   h.claims[1]?.resolve([h.task('hinted')]);
   h.claims[0]?.resolve([h.task('pending-before')]);
   await settle();
   h.finish('hinted');
   await settle();
   assert.deepEqual(
-    h.claims.map((c) => c.capacity),
+    h.capacities(),
     [1, 1, 1],
     'a poll that came back full is followed by another at once: more may be pending unannounced',
   );
@@ -197,11 +181,7 @@ test('with Pulse: a slot freed while the start-up poll is in flight claims at on
   await settle();
   h.finish('first');
   await settle();
-  assert.deepEqual(
-    h.claims.map((c) => c.capacity),
-    [1, 1, 1],
-    'the freed slot did not wait for the start-up poll to return',
-  );
+  assert.deepEqual(h.capacities(), [1, 1, 1], 'the freed slot did not wait for the start-up poll to return');
   h.scheduler.stopClaiming();
   for (const claim of h.claims) claim.resolve([]);
   await loop;
@@ -216,10 +196,7 @@ test('a claim that comes back short ends the suspicion of unannounced pending ta
   h.setPulse(false); // Pulse lost: the long-poll takes over once the slot frees
   h.finish('pending-before');
   await settle();
-  assert.deepEqual(
-    h.claims.map((c) => c.capacity),
-    [1, 1],
-  );
+  assert.deepEqual(h.capacities(), [1, 1]);
   h.setPulse(true);
   h.claims[1]?.resolve([]); // short: the queue has nothing more
   await settle();
@@ -253,11 +230,7 @@ test('a hint while the gate is shut claims once it opens, not at the next safety
   assert.equal(h.claims.length, 1, 'nothing goes to the queue while the gate is shut');
   open();
   await settle();
-  assert.deepEqual(
-    h.claims.map((c) => c.capacity),
-    [1, 1],
-    'the hinted claim went out as the gate opened',
-  );
+  assert.deepEqual(h.capacities(), [1, 1], 'the hinted claim went out as the gate opened');
   h.scheduler.stopClaiming();
   h.claims[1]?.resolve([]);
   await loop;
@@ -267,18 +240,11 @@ test('with Pulse still connecting at start-up, the first long-poll already leave
   const h = harness({ capacity: 3, pulse: false, pulseConfigured: true });
   const loop = h.scheduler.pollUntilStopped();
   await settle();
-  assert.deepEqual(
-    h.claims.map((c) => c.capacity),
-    [1],
-  );
+  assert.deepEqual(h.capacities(), [1]);
   h.setPulse(true);
   h.scheduler.hint();
   await settle();
-  assert.deepEqual(
-    h.claims.map((c) => c.capacity),
-    [1, 2],
-    'the hint claims the two slots the start-up poll left free',
-  );
+  assert.deepEqual(h.capacities(), [1, 2], 'the hint claims the two slots the start-up poll left free');
   h.scheduler.stopClaiming();
   for (const claim of h.claims) claim.resolve([]);
   await loop;
